@@ -1,0 +1,64 @@
+// buildApp(config, deps): the whole service as a Fastify instance — what
+// server.ts starts and what tests build.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import authPlugin from './plugins/auth.js'
+import earlyAnswers from './plugins/early-answers.js'
+import errorsPlugin from './plugins/errors.js'
+import { ObjectStore } from './s3/store.js'
+import downloadBase64Route from './routes/download-base64.js'
+import downloadFileRoute from './routes/download-file.js'
+import healthRoutes from './routes/health.js'
+import presignRoute from './routes/presign.js'
+import uploadBase64Route from './routes/upload-base64.js'
+import uploadFileRoute from './routes/upload-file.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    store: ObjectStore
+  }
+}
+
+export interface AppDeps {
+  store?: ObjectStore
+  /** Fastify's logger option; pino at config.logLevel by default */
+  logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance']
+}
+
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
+
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    // JSON bodies; uploads stream past this (their limit is MAX_UPLOAD_BYTES)
+    bodyLimit: 1024 * 1024,
+    // no overall request deadline: a 5 GiB upload over a slow link must not be
+    // cut; a silent connection is dropped by the idle timeout instead
+    requestTimeout: 0,
+    connectionTimeout: 5 * 60_000,
+    keepAliveTimeout: 72_000,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
+  })
+  // the SDK logs every failed call (a 404 included) and warns about unretried
+  // streams: expected here, so only at debug level, and never the call's input
+  const sdkLog = (...args: unknown[]): void => { app.log.debug({ sdk: args.map((a) => a instanceof Error ? a.message : typeof a === 'string' ? a : (a as { commandName?: string })?.commandName) }, 'aws-sdk') }
+  const store = deps.store ?? new ObjectStore(config.s3, { debug: () => {}, info: () => {}, warn: sdkLog, error: sdkLog })
+  app.decorate('config', config)
+  app.decorate('store', store)
+  if (deps.store === undefined) app.addHook('onClose', async () => { store.destroy() })
+
+  await app.register(errorsPlugin)
+  await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
+  await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
+  await app.register(healthRoutes)
+  await app.register(uploadFileRoute)
+  await app.register(uploadBase64Route)
+  await app.register(downloadFileRoute)
+  await app.register(downloadBase64Route)
+  await app.register(presignRoute)
+  return app
+}

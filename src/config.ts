@@ -1,0 +1,209 @@
+// Environment → one typed, validated Config. Read once at start; a bad value
+// stops the process with a one-line reason that names the variable.
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import envSchema from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+
+const GiB = 1024 ** 3
+const MiB = 1024 ** 2
+
+const Bool = Type.Union([Type.Boolean(), Type.String()])
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Type.String()),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  PUBLIC_URL: Type.Optional(Type.String()),
+  S3_ENDPOINT: Type.Optional(Type.String()),
+  S3_PUBLIC_ENDPOINT: Type.Optional(Type.String()),
+  S3_ACCESS_KEY: Type.Optional(Type.String()),
+  S3_SECRET_KEY: Type.Optional(Type.String()),
+  BUCKET_NAME: Type.Optional(Type.String()),
+  S3_BUCKET: Type.Optional(Type.String()),
+  S3_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  S3_FORCE_PATH_STYLE: Type.Optional(Bool),
+  S3_CA_BUNDLE: Type.Optional(Type.String()),
+  S3_CA_BUNDLE_FILE: Type.Optional(Type.String()),
+  S3_CHECKSUM_MODE: Type.Union([Type.Literal('when_required'), Type.Literal('when_supported')], { default: 'when_required' }),
+  S3_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 100 }),
+  S3_MAX_SOCKETS: Type.Integer({ default: 256, minimum: 1 }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  API_KEYS: Type.Optional(Type.String()),
+  API_KEYS_FILE: Type.Optional(Type.String()),
+  AUTH_DISABLED: Type.Optional(Bool),
+  MAX_UPLOAD_BYTES: Type.Integer({ default: 5 * GiB, minimum: 1 }),
+  BASE64_MAX_BYTES: Type.Integer({ default: 32 * MiB, minimum: 1 }),
+  PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
+  PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
+  KEY_PREFIX: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0 }),
+  DIFY_ENDPOINT: Type.Optional(Type.String()),
+  FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String())
+})
+type Env = Static<typeof EnvSchema>
+
+export type ChecksumMode = 'when_required' | 'when_supported'
+
+export interface S3Config {
+  /** undefined → the embedded development S3 is started and fills these in */
+  endpoint: string | undefined
+  publicEndpoint: string | undefined
+  accessKeyId: string
+  secretAccessKey: string
+  bucket: string
+  region: string
+  forcePathStyle: boolean
+  caBundle: string | undefined
+  checksumMode: ChecksumMode
+  timeoutMs: number
+  maxSockets: number
+}
+
+export interface Config {
+  production: boolean
+  host: string
+  port: number
+  publicUrl: string
+  s3: S3Config
+  dataDir: string
+  apiKeys: string[]
+  authDisabled: boolean
+  maxUploadBytes: number
+  base64MaxBytes: number
+  presignDefaultExpiry: number
+  presignMaxExpiry: number
+  keyPrefix: string
+  logLevel: string
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parse `true/false/1/0/yes/no` (any case); anything else is an error naming `name`. */
+export function parseBoolean (value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'number' && (value === 0 || value === 1)) return value === 1
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase()
+    if (v === 'true' || v === '1' || v === 'yes') return true
+    if (v === 'false' || v === '0' || v === 'no') return false
+  }
+  throw new ConfigError(`${name} must be one of true/false/1/0/yes/no (got ${JSON.stringify(value)})`)
+}
+
+function parseUrl (value: string | undefined, name: string): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value.trim())
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL (got ${JSON.stringify(value)})`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`)
+  }
+  return url.href.replace(/\/+$/, '')
+}
+
+function readFileSetting (path: string, name: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`)
+  }
+}
+
+function parseKeys (text: string): string[] {
+  return text.split(/[\s,]+/).map((k) => k.trim()).filter((k) => k !== '' && !k.startsWith('#'))
+}
+
+function isLoopback (host: string): boolean {
+  if (host === 'localhost') return true
+  const bare = host.replace(/^\[|\]$/g, '')
+  if (isIP(bare) === 4) return bare.startsWith('127.')
+  if (isIP(bare) === 6) return bare === '::1'
+  return false
+}
+
+function validateEnv (env: Record<string, string | undefined>): Env {
+  const data = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in EnvSchema.properties && v !== undefined && v !== ''))
+  try {
+    return envSchema<Env>({ schema: structuredClone(EnvSchema) as never, data, env: false })
+  } catch (err) {
+    const first = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors?.[0]
+    if (first === undefined) throw new ConfigError((err as Error).message)
+    const name = first.instancePath.replace(/^\//, '')
+    const allowed = first.params?.allowedValues !== undefined ? ` (${String(first.params.allowedValues)})` : ''
+    throw new ConfigError(`${name} ${first.message ?? 'is invalid'}${allowed} (got ${JSON.stringify(data[name])})`)
+  }
+}
+
+/** Build the Config from an environment (process.env by default). Throws ConfigError. */
+export function loadConfig (rawEnv: Record<string, string | undefined> = process.env): Config {
+  const env = validateEnv(rawEnv)
+  const production = env.NODE_ENV === 'production'
+  const endpoint = parseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT')
+  if (endpoint === undefined && production) {
+    throw new ConfigError('S3_ENDPOINT is required when NODE_ENV=production (the embedded S3 is for development only)')
+  }
+  const bucket = env.BUCKET_NAME ?? env.S3_BUCKET ?? (endpoint === undefined ? 'dify' : undefined)
+  if (bucket === undefined) throw new ConfigError('BUCKET_NAME (or S3_BUCKET) is required when S3_ENDPOINT is set')
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`BUCKET_NAME is not a valid bucket name (got ${JSON.stringify(bucket)})`)
+  if (endpoint !== undefined && (env.S3_ACCESS_KEY === undefined || env.S3_SECRET_KEY === undefined)) {
+    throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY are required when S3_ENDPOINT is set')
+  }
+
+  let caBundle = env.S3_CA_BUNDLE
+  if (env.S3_CA_BUNDLE_FILE !== undefined) caBundle = readFileSetting(env.S3_CA_BUNDLE_FILE, 'S3_CA_BUNDLE_FILE')
+  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(`${env.S3_CA_BUNDLE_FILE !== undefined ? 'S3_CA_BUNDLE_FILE' : 'S3_CA_BUNDLE'} holds no PEM certificate`)
+  }
+
+  const apiKeys = [
+    ...parseKeys(env.API_KEYS ?? ''),
+    ...(env.API_KEYS_FILE !== undefined ? parseKeys(readFileSetting(env.API_KEYS_FILE, 'API_KEYS_FILE')) : [])
+  ]
+  const authDisabled = parseBoolean(env.AUTH_DISABLED, 'AUTH_DISABLED') ?? false
+  if (apiKeys.length === 0 && !authDisabled && !isLoopback(env.HOST)) {
+    throw new ConfigError(`API_KEYS (or API_KEYS_FILE) is required to listen on ${env.HOST}; set AUTH_DISABLED=true to serve without keys`)
+  }
+  if (env.PRESIGN_DEFAULT_EXPIRY > env.PRESIGN_MAX_EXPIRY) {
+    throw new ConfigError(`PRESIGN_DEFAULT_EXPIRY (${env.PRESIGN_DEFAULT_EXPIRY}) must not exceed PRESIGN_MAX_EXPIRY (${env.PRESIGN_MAX_EXPIRY})`)
+  }
+  const keyPrefix = (env.KEY_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
+  const urlHost = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST
+
+  return {
+    production,
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: parseUrl(env.PUBLIC_URL, 'PUBLIC_URL') ?? `http://${urlHost}:${env.PORT}`,
+    s3: {
+      endpoint,
+      publicEndpoint: parseUrl(env.S3_PUBLIC_ENDPOINT, 'S3_PUBLIC_ENDPOINT'),
+      accessKeyId: env.S3_ACCESS_KEY ?? '',
+      secretAccessKey: env.S3_SECRET_KEY ?? '',
+      bucket,
+      region: env.S3_REGION,
+      forcePathStyle: parseBoolean(env.S3_FORCE_PATH_STYLE, 'S3_FORCE_PATH_STYLE') ?? true,
+      caBundle,
+      checksumMode: env.S3_CHECKSUM_MODE,
+      timeoutMs: env.S3_TIMEOUT_MS,
+      maxSockets: env.S3_MAX_SOCKETS
+    },
+    dataDir: env.DATA_DIR,
+    apiKeys,
+    authDisabled,
+    maxUploadBytes: env.MAX_UPLOAD_BYTES,
+    base64MaxBytes: env.BASE64_MAX_BYTES,
+    presignDefaultExpiry: env.PRESIGN_DEFAULT_EXPIRY,
+    presignMaxExpiry: env.PRESIGN_MAX_EXPIRY,
+    keyPrefix,
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
+  }
+}

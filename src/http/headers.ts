@@ -1,0 +1,51 @@
+// HTTP header helpers for the tools: Content-Disposition, Range, dates,
+// the stored Content-Type.
+import mime from 'mime-types'
+
+/**
+ * `attachment; filename="<ascii>"; filename*=UTF-8''<pct>` from the key's last
+ * segment. Always both forms (API.md): Dify's HTTP node turns a response into
+ * a file when it sees `attachment`; the quoted ASCII fallback serves old
+ * clients, `filename*` (RFC 8187) the real name.
+ */
+export function attachmentDisposition (key: string): string {
+  const name = key.split('/').filter((s) => s !== '').at(-1) ?? 'download'
+  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, '_')
+  const encoded = encodeURIComponent(name).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`
+}
+
+/**
+ * A single, syntactically valid `bytes=` range, or undefined to ignore the
+ * header (RFC 9110 §14.2: malformed or multi-range → serve the whole object).
+ * Checked here because Ceph answers 416 to garbage where AWS ignores it; the
+ * object size is not known yet, so S3 decides whether the range is satisfiable.
+ */
+export function singleByteRange (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
+  if (match === null) return undefined
+  const [, first = '', last = ''] = match
+  if (first === '' && last === '') return undefined
+  if (first !== '' && last !== '' && BigInt(first) > BigInt(last)) return undefined
+  if (first === '' && BigInt(last) === 0n) return undefined
+  return `bytes=${first}-${last}`
+}
+
+/** An HTTP date, or undefined when absent or unparsable (then the condition is ignored). */
+export function httpDate (header: string | undefined): Date | undefined {
+  if (header === undefined) return undefined
+  const time = Date.parse(header)
+  return Number.isNaN(time) ? undefined : new Date(time)
+}
+
+// Types that say nothing about the content: curl's default for -d, the generic
+// binary type, and the multipart envelope.
+const UNINFORMATIVE = /^(application\/octet-stream|application\/x-www-form-urlencoded|multipart\/[^;]*)\s*(;|$)/i
+
+/** content_type > what the client sent (unless uninformative) > guessed from the key > octet-stream */
+export function storedContentType (explicit: string | undefined, sent: string | undefined, key: string): string {
+  if (explicit !== undefined && explicit.trim() !== '') return explicit.trim()
+  if (sent !== undefined && sent.trim() !== '' && !UNINFORMATIVE.test(sent.trim())) return sent.trim()
+  return mime.lookup(key) || 'application/octet-stream'
+}

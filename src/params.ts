@@ -1,0 +1,74 @@
+// Parameters from the body and the query, merged and coerced in one place
+// (API.md "Shared parameters"): a body value wins over the query, "" means
+// absent, booleans take true/false/1/0/yes/no, numbers take numeric strings.
+import { ConfigError, parseBoolean } from './config.js'
+import { invalidParameter } from './errors.js'
+
+export type ParamSource = Record<string, unknown> | undefined | null
+
+export class Params {
+  private readonly sources: Array<Record<string, unknown>>
+
+  /** sources in precedence order: the body first, then the query */
+  constructor (...sources: ParamSource[]) {
+    this.sources = sources.filter((s): s is Record<string, unknown> => s !== undefined && s !== null && typeof s === 'object')
+  }
+
+  private raw (names: readonly string[]): { name: string, value: unknown } | undefined {
+    for (const source of this.sources) {
+      for (const name of names) {
+        const value = source[name]
+        if (value !== undefined && value !== null && value !== '') return { name, value }
+      }
+    }
+    return undefined
+  }
+
+  string (...names: string[]): string | undefined {
+    const found = this.raw(names)
+    if (found === undefined) return undefined
+    if (typeof found.value !== 'string') throw invalidParameter(`${found.name} must be a string`)
+    return found.value
+  }
+
+  boolean (...names: string[]): boolean | undefined {
+    const found = this.raw(names)
+    if (found === undefined) return undefined
+    try {
+      return parseBoolean(found.value, found.name)
+    } catch (err) {
+      throw invalidParameter((err as ConfigError).message)
+    }
+  }
+
+  integer (...names: string[]): number | undefined {
+    const found = this.raw(names)
+    if (found === undefined) return undefined
+    const { name, value } = found
+    const number = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN
+    if (!Number.isSafeInteger(number)) throw invalidParameter(`${name} must be an integer (got ${JSON.stringify(value)})`)
+    return number
+  }
+
+  /** An expiry in seconds, within 1..max. */
+  expiry (defaultSeconds: number, maxSeconds: number, ...names: string[]): number {
+    const seconds = this.integer(...names) ?? defaultSeconds
+    if (seconds < 1 || seconds > maxSeconds) {
+      throw invalidParameter(`${names[0] ?? 'expiry'} must be between 1 and ${maxSeconds} seconds (got ${seconds})`)
+    }
+    return seconds
+  }
+
+  sha256 (): string | undefined {
+    const value = this.string('sha256')
+    if (value === undefined) return undefined
+    if (!/^[0-9a-fA-F]{64}$/.test(value)) throw invalidParameter('sha256 must be 64 hexadecimal characters')
+    return value.toLowerCase()
+  }
+
+  /** generate_presigned_url (+ alias) and its expiry, or undefined when not asked for */
+  presign (defaultSeconds: number, maxSeconds: number): number | undefined {
+    const expiry = this.expiry(defaultSeconds, maxSeconds, 'presigned_expiration', 'presign_expiry')
+    return this.boolean('generate_presigned_url', 'generate_presign_url') === true ? expiry : undefined
+  }
+}

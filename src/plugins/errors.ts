@@ -1,0 +1,77 @@
+// One error handler: every failure answers JSON in Fastify's shape with a
+// stable code (API.md "Errors"); unknown routes and methods too.
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { AppError, errorBody, type ErrorCode } from '../errors.js'
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_PARAMETER',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_PARAMETER',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_PARAMETER',
+  FST_PROTO_VIOLATION: 'INVALID_PARAMETER',
+  FST_ERR_VALIDATION: 'INVALID_PARAMETER'
+}
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_PARAMETER',
+  401: 'UNAUTHORIZED',
+  404: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'RANGE_NOT_SATISFIABLE'
+}
+
+/** Any thrown thing → the AppError it answers as. */
+export function asAppError (err: unknown): AppError {
+  if (err instanceof AppError) return err
+  const e = err as Partial<FastifyError> & { validation?: unknown }
+  if (e.validation !== undefined) return new AppError('INVALID_PARAMETER', e.message ?? 'Invalid parameter', { cause: err })
+  const code = (e.code !== undefined ? FASTIFY_CODES[e.code] : undefined) ??
+    (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? BY_STATUS[e.statusCode] ?? 'INVALID_PARAMETER' : undefined)
+  if (code !== undefined) return new AppError(code, e.message ?? code, { cause: err })
+  // busboy's parse errors: the body is not the multipart it claims to be
+  if (/^(Malformed|Unexpected end of|Multipart:)/i.test(e.message ?? '')) {
+    return new AppError('MISSING_FILE', `Malformed multipart body: ${e.message ?? ''}`, { cause: err })
+  }
+  return new AppError('INTERNAL_ERROR', 'Internal server error', { cause: err })
+}
+
+async function errorsPlugin (app: FastifyInstance): Promise<void> {
+  // path → methods, to tell 405 from 404
+  const methodsByPath = new Map<string, Set<string>>()
+  app.addHook('onRoute', (route) => {
+    const methods = methodsByPath.get(route.url) ?? new Set<string>()
+    for (const m of [route.method].flat()) methods.add(m)
+    methodsByPath.set(route.url, methods)
+  })
+
+  app.setErrorHandler((err, request, reply) => {
+    const appErr = asAppError(err)
+    if (appErr.statusCode >= 500) request.log.error({ err }, appErr.message)
+    else request.log.info({ code: appErr.code }, appErr.message)
+    // a body we did not read to the end: close the connection after answering
+    if (!request.raw.complete) reply.header('connection', 'close')
+    return reply.code(appErr.statusCode).headers(appErr.headers).send(errorBody(appErr))
+  })
+
+  app.setNotFoundHandler((request) => {
+    const path = request.url.split('?')[0] ?? '/'
+    const methods = methodsByPath.get(path)
+    if (methods !== undefined) {
+      const allow = [...methods].sort().join(', ')
+      throw new AppError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allow}`, { headers: { allow } })
+    }
+    throw new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${path}`)
+  })
+}
+
+export default fp(errorsPlugin, { name: 'errors' })

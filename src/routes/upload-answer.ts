@@ -1,0 +1,34 @@
+// The 201 answer every upload tool gives (API.md "Success responses").
+import type { FastifyInstance } from 'fastify'
+import type { ObjectKey } from '../s3/keys.js'
+import type { Stored } from '../transfer/ingest.js'
+
+export interface UploadAnswer {
+  bucket: string
+  key: string
+  size: number
+  etag: string
+  content_type: string
+  sha256: string
+  message: string
+  presigned_url?: string
+  presigned_expires_in?: number
+}
+
+export async function uploadAnswer (app: FastifyInstance, key: ObjectKey, stored: Stored, contentType: string, presignExpiry: number | undefined): Promise<UploadAnswer> {
+  const { bucket } = app.store
+  const answer: UploadAnswer = {
+    bucket,
+    key: key.key,
+    size: stored.size,
+    etag: stored.etag,
+    content_type: contentType,
+    sha256: stored.sha256,
+    message: `File uploaded successfully to s3://${bucket}/${key.storedKey}`
+  }
+  if (presignExpiry !== undefined) {
+    answer.presigned_url = await app.store.presign(key.storedKey, 'GET', presignExpiry)
+    answer.presigned_expires_in = presignExpiry
+  }
+  return answer
+}

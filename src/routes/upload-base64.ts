@@ -1,0 +1,31 @@
+// s3_upload_base64 — POST /upload/base64: JSON {file_base64}, decoded strictly.
+import { createHash } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { AppError } from '../errors.js'
+import { storedContentType } from '../http/headers.js'
+import { Params } from '../params.js'
+import { resolveObjectKey } from '../s3/keys.js'
+import { Base64UploadBody, UploadQuery } from '../schemas/common.js'
+import { decodeBase64Strict, encodedLength } from '../transfer/base64.js'
+import { checksumMismatch } from '../transfer/upload-guard.js'
+import { uploadAnswer } from './upload-answer.js'
+
+export default async function uploadBase64Route (app: FastifyInstance): Promise<void> {
+  const { config } = app
+  // the JSON text holds the base64 (4/3 of the bytes) plus line breaks and fields
+  const bodyLimit = Math.ceil(encodedLength(config.base64MaxBytes) * 1.05) + 1024 * 1024
+  app.post('/upload/base64', { schema: { querystring: UploadQuery, body: Base64UploadBody }, bodyLimit }, async (request, reply) => {
+    const params = new Params(request.body as Record<string, unknown>, request.query as Record<string, unknown>)
+    const key = resolveObjectKey([params.string('s3_key'), params.string('filename')], config.keyPrefix)
+    const sha256 = params.sha256()
+    const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
+    const text = params.string('file_base64')
+    if (text === undefined) throw new AppError('MISSING_FILE', 'Missing required parameter: file_base64')
+    const { data, mimeType } = decodeBase64Strict(text, config.base64MaxBytes)
+    const digest = createHash('sha256').update(data).digest('hex')
+    if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
+    const contentType = storedContentType(params.string('content_type'), mimeType, key.key)
+    const { etag } = await app.store.put(key.storedKey, data, { contentType })
+    return await reply.code(201).send(await uploadAnswer(app, key, { size: data.length, sha256: digest, etag }, contentType, presignExpiry))
+  })
+}

@@ -1,0 +1,123 @@
+// s3_upload_file — POST /upload/file. The body is the file: multipart/form-data
+// (its file part streams to S3 as it arrives), or any raw body (Dify's HTTP node
+// "binary", curl -T / --data-binary), of known or unknown length.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import multipart from '@fastify/multipart'
+import { AppError } from '../errors.js'
+import { storedContentType } from '../http/headers.js'
+import { Params } from '../params.js'
+import { resolveObjectKey } from '../s3/keys.js'
+import { UploadQuery } from '../schemas/common.js'
+import { ingest, type Stored } from '../transfer/ingest.js'
+import { uploadAnswer } from './upload-answer.js'
+
+/** room for multipart framing and the fields sent beside the file */
+const MULTIPART_OVERHEAD = 1024 * 1024
+const FIELD_MAX_BYTES = 64 * 1024
+/** Dify's HTTP node adds this empty part when no file variable resolved */
+const PLACEHOLDER_PART = '__multipart_placeholder__'
+
+interface UploadRequest {
+  params: Params
+  request: FastifyRequest
+}
+
+export default async function uploadFileRoute (app: FastifyInstance): Promise<void> {
+  const { config } = app
+  // This scope parses nothing itself: a raw body stays a stream for the handler.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, app.getDefaultJsonParser('error', 'error'))
+  app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+  await app.register(multipart, {
+    limits: {
+      // above the upload limit: @fastify/multipart silently truncates at fileSize,
+      // so the UploadGuard must be the one that trips (and fails the upload)
+      fileSize: config.maxUploadBytes + 1,
+      fieldSize: FIELD_MAX_BYTES,
+      fields: 64,
+      files: 16,
+      parts: 128,
+      headerPairs: 64
+    }
+  })
+
+  app.post('/upload/file', {
+    schema: { querystring: UploadQuery },
+    config: { maxBodyBytes: config.maxUploadBytes + MULTIPART_OVERHEAD }
+  }, async (request, reply) => {
+    const query = request.query as Record<string, unknown>
+    if (request.isMultipart()) return await multipartUpload(app, request, reply, query)
+    if (request.body !== undefined && request.body !== null) {
+      // JSON on this route means URL ingestion ({file_url} / {file: {url}})
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'JSON bodies (file_url) are not supported by this version; send the file as multipart/form-data or as a raw body')
+    }
+    return await rawUpload(app, { params: new Params(query), request }, reply)
+  })
+}
+
+function hasBody (request: FastifyRequest): boolean {
+  const { headers } = request
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0') ||
+    headers['content-type'] !== undefined
+}
+
+async function rawUpload (app: FastifyInstance, { params, request }: UploadRequest, reply: FastifyReply): Promise<unknown> {
+  const { config } = app
+  const key = resolveObjectKey([params.string('s3_key'), params.string('filename')], config.keyPrefix)
+  const sha256 = params.sha256()
+  const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
+  if (!hasBody(request)) throw new AppError('MISSING_FILE', 'No file: send the file as the request body (raw) or as the "file" part of multipart/form-data')
+  const contentType = storedContentType(params.string('content_type'), request.headers['content-type'], key.key)
+  // without Transfer-Encoding the length is Content-Length, or 0 when absent (RFC 9112 §6.3)
+  const size = request.headers['transfer-encoding'] !== undefined ? undefined : Number(request.headers['content-length'] ?? 0)
+  if (size !== undefined && size > config.maxUploadBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${config.maxUploadBytes} bytes`)
+  const stored = await ingest({
+    store: app.store,
+    storedKey: key.storedKey,
+    source: request.raw,
+    request: request.raw,
+    size,
+    contentType,
+    maxBytes: config.maxUploadBytes,
+    sha256
+  })
+  return await reply.code(201).send(await uploadAnswer(app, key, stored, contentType, presignExpiry))
+}
+
+async function multipartUpload (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, query: Record<string, unknown>): Promise<unknown> {
+  const { config } = app
+  // fields that shape the upload come before the file part; later ones are ignored
+  const fields: Record<string, string> = {}
+  let answer: Awaited<ReturnType<typeof uploadAnswer>> | undefined
+  for await (const part of request.parts()) {
+    if (part.type === 'field') {
+      if (part.valueTruncated) throw new AppError('PAYLOAD_TOO_LARGE', `The field ${part.fieldname} is longer than ${FIELD_MAX_BYTES} bytes`)
+      if (answer === undefined && !(part.fieldname in fields) && typeof part.value === 'string') fields[part.fieldname] = part.value
+      continue
+    }
+    if (answer !== undefined || part.fieldname === PLACEHOLDER_PART) {
+      part.file.resume()
+      continue
+    }
+    const params = new Params(fields, query)
+    const key = resolveObjectKey([params.string('s3_key'), params.string('filename'), part.filename], config.keyPrefix)
+    const sha256 = params.sha256()
+    const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
+    const contentType = storedContentType(params.string('content_type'), part.mimetype, key.key)
+    const stored: Stored = await ingest({
+      store: app.store,
+      storedKey: key.storedKey,
+      source: part.file,
+      request: request.raw,
+      contentType,
+      maxBytes: config.maxUploadBytes,
+      sha256
+    })
+    answer = await uploadAnswer(app, key, stored, contentType, presignExpiry)
+  }
+  if (answer === undefined) {
+    const hint = 'file' in fields ? ' (the "file" part came as a text field: send it as a file, e.g. curl -F file=@path)' : ''
+    throw new AppError('MISSING_FILE', `No file part in the multipart body${hint}`)
+  }
+  return await reply.code(201).send(answer)
+}

@@ -1,0 +1,252 @@
+// Object I/O against the configured bucket. Routes speak HTTP and call this;
+// nothing outside src/s3/ touches the AWS SDK.
+import type { Readable } from 'node:stream'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { S3Config } from '../config.js'
+import { AppError } from '../errors.js'
+import { createS3Client, type SdkLogger } from './client.js'
+import { statusOf, toAppError } from './errors.js'
+
+/** S3's single PUT limit: larger bodies of known length go multipart. */
+const MAX_SINGLE_PUT = 5 * 1024 ** 3
+/** lib-storage buffers up to partSize × queueSize per upload of unknown length */
+export const UPLOAD_PART_SIZE = 8 * 1024 ** 2
+export const UPLOAD_QUEUE_SIZE = 2
+
+export interface ObjectInfo {
+  size: number
+  contentType: string
+  etag: string
+  lastModified: Date | undefined
+}
+
+export interface Conditions {
+  ifMatch?: string | undefined
+  ifNoneMatch?: string | undefined
+  ifModifiedSince?: Date | undefined
+  ifUnmodifiedSince?: Date | undefined
+}
+
+export type ReadResult =
+  | { status: 200 | 206, info: ObjectInfo, body: Readable, contentLength: number, contentRange: string | undefined }
+  | { status: 304, info: ObjectInfo }
+
+export interface PutOptions {
+  /** bytes the body will have, when known */
+  size?: number | undefined
+  contentType: string
+  /** aborting cancels the transfer; nothing is stored */
+  signal?: AbortSignal | undefined
+}
+
+export class ObjectStore {
+  readonly bucket: string
+  private readonly client: S3Client
+  private readonly presignClient: S3Client
+  private readonly timeoutMs: number
+
+  constructor (config: S3Config, logger?: SdkLogger) {
+    this.bucket = config.bucket
+    this.timeoutMs = config.timeoutMs
+    this.client = createS3Client(config, logger !== undefined ? { logger } : {})
+    this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
+  }
+
+  destroy (): void {
+    this.client.destroy()
+    this.presignClient.destroy()
+  }
+
+  /**
+   * Run a call that has no streamed body under one deadline (retries
+   * included): past S3_TIMEOUT_MS it fails as UPSTREAM_TIMEOUT.
+   */
+  private async bounded<T> (what: string, call: (signal: AbortSignal) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    const deadline = AbortSignal.timeout(timeoutMs)
+    try {
+      return await call(deadline)
+    } catch (err) {
+      if (deadline.aborted) throw new AppError('UPSTREAM_TIMEOUT', `The S3 server did not answer within ${timeoutMs} ms`, { cause: err })
+      throw err
+    }
+  }
+
+  /** Resolves when the bucket answers; throws the mapped AppError otherwise. */
+  async checkBucket (timeoutMs = this.timeoutMs): Promise<void> {
+    try {
+      await this.bounded(this.bucket, async (abortSignal) => await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }), timeoutMs)
+    } catch (err) {
+      throw toAppError(err, `bucket ${this.bucket}`)
+    }
+  }
+
+  /** Create the bucket unless it exists (embedded S3 and tests). */
+  async ensureBucket (): Promise<void> {
+    try {
+      await this.checkBucket()
+    } catch {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((err: unknown) => {
+        if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw toAppError(err, `bucket ${this.bucket}`)
+      })
+    }
+  }
+
+  /**
+   * Store a body. A known size up to 5 GiB streams as one PutObject; anything
+   * else goes through lib-storage's multipart Upload. To fail a Readable body,
+   * destroy it with an error (or abort `signal`): S3 then keeps nothing, and
+   * the promise settles only after any multipart upload has been aborted.
+   */
+  async put (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
+    const { size, contentType, signal } = options
+    try {
+      if (Buffer.isBuffer(body) || (size !== undefined && size <= MAX_SINGLE_PUT)) {
+        const out = await this.client.send(new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: size ?? (body as Buffer).length,
+          ContentType: contentType
+        }), signal !== undefined ? { abortSignal: signal } : {})
+        return { etag: out.ETag ?? await this.etagOf(key) }
+      }
+      return await this.putMultipart(key, body, contentType, signal)
+    } catch (err) {
+      throw toAppError(signal?.aborted === true ? signal.reason : err, key)
+    }
+  }
+
+  private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
+    const stopReading = (reason: unknown): void => {
+      if (!body.destroyed) body.destroy(reason instanceof Error ? reason : new Error(String(reason)))
+    }
+    const onAbort = (): void => { stopReading(signal?.reason) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    // When one part fails, lib-storage's other part uploaders go on reading the
+    // body; failing the body stops them and leads to AbortMultipartUpload.
+    const client = new Proxy(this.client, {
+      get (target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver)
+        const send = target.send.bind(target) as (command: unknown, options?: unknown) => Promise<unknown>
+        return async (command: unknown, options?: unknown) => await send(command, options).catch((err: unknown) => {
+          stopReading(err)
+          throw err
+        })
+      }
+    })
+    try {
+      const upload = new Upload({
+        client,
+        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+        partSize: UPLOAD_PART_SIZE,
+        queueSize: UPLOAD_QUEUE_SIZE,
+        leavePartsOnError: false
+      })
+      const out = await upload.done()
+      // Ceph answers CompleteMultipartUpload with an empty ETag
+      return { etag: out.ETag !== undefined && out.ETag !== '' ? out.ETag : await this.etagOf(key) }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async etagOf (key: string): Promise<string> {
+    return (await this.head(key)).etag
+  }
+
+  async head (key: string, conditions: Conditions = {}): Promise<ObjectInfo> {
+    try {
+      const out = await this.bounded(key, async (abortSignal) => await this.client.send(new HeadObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        IfMatch: conditions.ifMatch,
+        IfNoneMatch: conditions.ifNoneMatch,
+        IfModifiedSince: conditions.ifModifiedSince,
+        IfUnmodifiedSince: conditions.ifUnmodifiedSince
+      }), { abortSignal }))
+      return {
+        size: out.ContentLength ?? 0,
+        contentType: out.ContentType ?? 'application/octet-stream',
+        etag: out.ETag ?? '',
+        lastModified: out.LastModified
+      }
+    } catch (err) {
+      throw toAppError(err, key)
+    }
+  }
+
+  /** HEAD with conditions: a 304 comes back as a result, not an error. */
+  async stat (key: string, conditions: Conditions = {}): Promise<{ status: 200 | 304, info: ObjectInfo }> {
+    try {
+      return { status: 200, info: await this.head(key, conditions) }
+    } catch (err) {
+      if (statusOf((err as AppError).cause) === 304) return { status: 304, info: await this.head(key) }
+      throw err
+    }
+  }
+
+  /**
+   * Open an object for reading. `range` must already be a syntactically valid
+   * single `bytes=` range. The body streams; its socket stays bounded by the
+   * client's idle timeout.
+   */
+  async read (key: string, options: Conditions & { range?: string | undefined } = {}): Promise<ReadResult> {
+    let out
+    try {
+      out = await this.bounded(key, async (abortSignal) => await this.client.send(new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Range: options.range,
+        IfMatch: options.ifMatch,
+        IfNoneMatch: options.ifNoneMatch,
+        IfModifiedSince: options.ifModifiedSince,
+        IfUnmodifiedSince: options.ifUnmodifiedSince
+      }), { abortSignal }))
+    } catch (err) {
+      // s3rver names it "304", Ceph "Unknown" and sends no ETag: the status
+      // decides, and the validators come from HeadObject.
+      if (statusOf(err) === 304) return { status: 304, info: await this.head(key) }
+      const mapped = toAppError(err, key)
+      if (mapped.code === 'RANGE_NOT_SATISFIABLE') {
+        const { size } = await this.head(key)
+        throw new AppError('RANGE_NOT_SATISFIABLE', `The range ${options.range ?? ''} is outside the object's ${size} bytes`, { headers: { 'content-range': `bytes */${size}` } })
+      }
+      throw mapped
+    }
+    const contentLength = out.ContentLength ?? 0
+    const contentRange = out.ContentRange
+    const total = contentRange !== undefined ? Number(contentRange.split('/')[1]) : contentLength
+    return {
+      status: contentRange !== undefined ? 206 : 200,
+      info: {
+        size: Number.isFinite(total) ? total : contentLength,
+        contentType: out.ContentType ?? 'application/octet-stream',
+        etag: out.ETag ?? '',
+        lastModified: out.LastModified
+      },
+      body: out.Body as Readable,
+      contentLength,
+      contentRange
+    }
+  }
+
+  /** A URL signed for S3_PUBLIC_ENDPOINT; a PUT with a content type signs that header too. */
+  async presign (key: string, method: 'GET' | 'PUT', expiresIn: number, contentType?: string): Promise<string> {
+    const command = method === 'GET'
+      ? new GetObjectCommand({ Bucket: this.bucket, Key: key })
+      : new PutObjectCommand({ Bucket: this.bucket, Key: key, ...(contentType !== undefined ? { ContentType: contentType } : {}) })
+    return await getSignedUrl(this.presignClient, command, {
+      expiresIn,
+      ...(method === 'PUT' && contentType !== undefined ? { signableHeaders: new Set(['content-type']) } : {})
+    })
+  }
+}

@@ -1,0 +1,46 @@
+// Start the service: validate the configuration, start the embedded
+// development S3 when no S3_ENDPOINT is set, listen, and shut down gracefully.
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { startEmbeddedS3, type EmbeddedS3 } from './s3/embedded.js'
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`dify-s3-gateway: invalid configuration: ${err.message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  let embedded: EmbeddedS3 | undefined
+  if (config.s3.endpoint === undefined) {
+    embedded = await startEmbeddedS3({ directory: config.dataDir, buckets: [config.s3.bucket] })
+    config.s3 = { ...config.s3, endpoint: embedded.endpoint, accessKeyId: embedded.accessKeyId, secretAccessKey: embedded.secretAccessKey }
+  }
+
+  const app = await buildApp(config)
+  if (embedded !== undefined) {
+    app.log.warn(`DEVELOPMENT STORAGE: no S3_ENDPOINT set, so an embedded S3 (s3rver) serves bucket "${config.s3.bucket}" at ${embedded.endpoint} with its data in ${config.dataDir}. ` +
+      'For real storage set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and BUCKET_NAME (NODE_ENV=production refuses to start without them).')
+    app.addHook('onClose', async () => { await embedded?.close() })
+  }
+
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+
+  await app.listen({ host: config.host, port: config.port })
+  app.store.checkBucket().then(
+    () => { app.log.info({ bucket: config.s3.bucket }, 'S3 bucket reachable') },
+    (err: Error) => { app.log.warn({ bucket: config.s3.bucket, reason: err.message }, 'S3 bucket not reachable yet: /readyz answers 503 until it is') }
+  )
+}
+
+await main()

@@ -1,0 +1,79 @@
+// Stream one request body (raw, or a multipart file part) into S3 through an
+// UploadGuard, and make every failure leave nothing behind.
+import { createHash } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
+import { AppError } from '../errors.js'
+import type { ObjectStore } from '../s3/store.js'
+import { checksumMismatch, UploadGuard } from './upload-guard.js'
+
+export interface IngestOptions {
+  store: ObjectStore
+  storedKey: string
+  /** the bytes to store: the request itself, or a multipart file stream */
+  source: Readable
+  /** the HTTP request carrying them, watched for a client that hangs up */
+  request: IncomingMessage
+  /** the exact length when the client declared it */
+  size?: number | undefined
+  contentType: string
+  maxBytes: number
+  sha256?: string | undefined
+}
+
+export interface Stored {
+  size: number
+  sha256: string
+  etag: string
+}
+
+export function clientHungUp (): AppError {
+  return new AppError('MISSING_FILE', 'The client closed the connection before the whole body arrived; nothing was stored')
+}
+
+export async function ingest (options: IngestOptions): Promise<Stored> {
+  const { store, storedKey, source, request, size, contentType, maxBytes, sha256 } = options
+  if (size === 0) return await storeEmpty(store, storedKey, contentType, sha256)
+
+  const guard = new UploadGuard(maxBytes, sha256)
+  const abort = new AbortController()
+  let failure: Error | undefined
+  const fail = (err: Error): void => {
+    if (failure !== undefined) return
+    failure = err
+    abort.abort(err)
+    guard.destroy(err)
+  }
+  // A client that disconnects mid-body is silent unless someone listens: an
+  // IncomingMessage emits 'error' only to listeners, and pipe() adds none.
+  const onRequestClose = (): void => { if (!request.complete) fail(clientHungUp()) }
+  const onSourceError = (err: Error): void => { fail(err instanceof AppError ? err : clientHungUp()) }
+  guard.on('error', fail)
+  request.on('close', onRequestClose)
+  request.on('error', onSourceError)
+  if (source !== request) source.on('error', onSourceError)
+  // pipe, not pipeline: a guard error must not destroy the request, or the
+  // client would never read our JSON answer
+  source.pipe(guard)
+  try {
+    const { etag } = await store.put(storedKey, guard, { size, contentType, signal: abort.signal })
+    if (failure !== undefined) throw failure
+    if (guard.sha256 === undefined) throw new Error('ingest: the upload completed before its body ended')
+    return { size: guard.bytes, sha256: guard.sha256, etag }
+  } catch (err) {
+    throw failure ?? err
+  } finally {
+    request.off('close', onRequestClose)
+    request.off('error', onSourceError)
+    source.unpipe(guard)
+    // let the rest of an unwanted body drain so that the client reads our answer
+    if (!source.readableEnded) source.resume()
+  }
+}
+
+async function storeEmpty (store: ObjectStore, storedKey: string, contentType: string, sha256: string | undefined): Promise<Stored> {
+  const digest = createHash('sha256').digest('hex')
+  if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
+  const { etag } = await store.put(storedKey, Buffer.alloc(0), { contentType })
+  return { size: 0, sha256: digest, etag }
+}

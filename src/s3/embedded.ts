@@ -1,6 +1,11 @@
 // The embedded development S3 (s3rver, a devDependency): started when no
 // S3_ENDPOINT is configured outside production. Never used in production.
-import { mkdirSync } from 'node:fs'
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { IncomingMessage } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 
 export interface EmbeddedS3 {
   endpoint: string
@@ -34,6 +39,8 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
     resetOnClose: options.resetOnClose ?? false,
     configureBuckets: options.buckets.map((name) => ({ name }))
   })
+  server.middleware.unshift(multipartUploadsMiddleware(options.directory))
+  server.store.putObject = atomicPutObject(server.store.putObject.bind(server.store), await mkdtemp(join(tmpdir(), 's3rver-spool-')))
   const { address, port } = await server.run()
   const host = address.includes(':') ? `[${address}]` : address
   return {
@@ -41,5 +48,81 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
     close: async () => { await server.close() }
+  }
+}
+
+// s3rver 3.7 lacks AbortMultipartUpload (it answers 405 and keeps the parts on
+// disk) and ListMultipartUploads. Both are served here from its own layout,
+// <directory>/<bucket>/._S3rver_uploads/<uploadId>/{key,<part>…}, so that an
+// aborted upload leaves nothing behind in development storage either, and the
+// tests can check that on s3rver as they do on Ceph.
+interface KoaContext {
+  method: string
+  path: string
+  query: Record<string, string | string[] | undefined>
+  status: number
+  body: unknown
+  type: string
+}
+
+const xml = (text: string): string => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
+
+function multipartUploadsMiddleware (directory: string) {
+  const uploadsDir = (bucket: string): string => join(directory, bucket, '._S3rver_uploads')
+  return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
+    const [bucket = '', ...keyParts] = ctx.path.replace(/^\//, '').split('/')
+    const uploadId = ctx.query.uploadId
+    if (ctx.method === 'DELETE' && typeof uploadId === 'string' && keyParts.length > 0 && /^[0-9a-f]+$/.test(uploadId)) {
+      const dir = join(uploadsDir(bucket), uploadId)
+      const exists = await stat(dir).then(() => true, () => false)
+      await rm(dir, { recursive: true, force: true })
+      ctx.status = exists ? 204 : 404
+      if (!exists) {
+        ctx.type = 'application/xml'
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${xml(uploadId)}</UploadId></Error>`
+      }
+      return
+    }
+    if (ctx.method === 'GET' && keyParts.join('') === '' && 'uploads' in ctx.query) {
+      const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : ''
+      const uploads: string[] = []
+      for (const id of await readdir(uploadsDir(bucket)).catch(() => [] as string[])) {
+        const key = await readFile(join(uploadsDir(bucket), id, 'key'), 'utf8').catch(() => undefined)
+        if (key === undefined || !key.startsWith(prefix)) continue
+        const initiated = (await stat(join(uploadsDir(bucket), id))).birthtime.toISOString()
+        uploads.push(`<Upload><Key>${xml(key)}</Key><UploadId>${id}</UploadId><Initiated>${initiated}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`)
+      }
+      ctx.status = 200
+      ctx.type = 'application/xml'
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+        `<Bucket>${xml(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xml(prefix)}</Prefix>` +
+        `<MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`
+      return
+    }
+    await next()
+  }
+}
+
+// s3rver 3.7 writes a PUT straight into the object's file: the earlier object is
+// gone as soon as a PUT starts, and a PUT whose client hangs up leaves a
+// truncated object. Real S3 stores a PUT only when its whole body has arrived;
+// here too: the body is spooled to a temporary file, and only a complete one
+// replaces the object.
+interface S3rverObject { content: unknown }
+type PutObject = (object: S3rverObject) => Promise<unknown>
+
+function atomicPutObject (original: PutObject, spoolDir: string): PutObject {
+  let counter = 0
+  return async (object) => {
+    const { content } = object
+    if (!(content instanceof IncomingMessage)) return await original(object)
+    const spool = join(spoolDir, `put-${process.pid}-${counter++}`)
+    try {
+      await pipeline(content, createWriteStream(spool))
+      if (!content.complete) throw new Error('the request body ended before Content-Length bytes arrived')
+      return await original({ ...object, content: createReadStream(spool) })
+    } finally {
+      await rm(spool, { force: true })
+    }
   }
 }

@@ -11,5 +11,7 @@ declare module 's3rver' {
     constructor (options: S3rverOptions)
     run (): Promise<{ address: string, port: number }>
     close (): Promise<void>
+    store: { putObject: (object: { content: unknown }) => Promise<unknown> }
+    middleware: Array<(ctx: any, next: () => Promise<void>) => Promise<void>>
   }
 }

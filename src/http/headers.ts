@@ -49,3 +49,42 @@ export function storedContentType (explicit: string | undefined, sent: string | 
   if (sent !== undefined && sent.trim() !== '' && !UNINFORMATIVE.test(sent.trim())) return sent.trim()
   return mime.lookup(key) || 'application/octet-stream'
 }
+
+export interface Validators {
+  etag: string
+  lastModified: Date | undefined
+}
+
+export interface Preconditions {
+  ifMatch?: string | undefined
+  ifNoneMatch?: string | undefined
+  ifModifiedSince?: Date | undefined
+  ifUnmodifiedSince?: Date | undefined
+}
+
+const opaque = (tag: string): string => tag.trim().replace(/^W\//, '')
+const listMatches = (header: string, etag: string): boolean =>
+  header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag))
+/** HTTP dates have whole seconds */
+const seconds = (date: Date): number => Math.floor(date.getTime() / 1000)
+
+/**
+ * RFC 9110 §13.2.2, for GET and HEAD: 412 when If-Match (else
+ * If-Unmodified-Since) fails, 304 when If-None-Match (else If-Modified-Since)
+ * matches, 200 otherwise. Not every S3-compatible server evaluates these
+ * (s3rver ignores If-Match), so the service does.
+ */
+export function evaluatePreconditions (object: Validators, conditions: Preconditions): 200 | 304 | 412 {
+  const modified = object.lastModified !== undefined ? seconds(object.lastModified) : undefined
+  if (conditions.ifMatch !== undefined) {
+    if (!listMatches(conditions.ifMatch, object.etag)) return 412
+  } else if (conditions.ifUnmodifiedSince !== undefined && modified !== undefined && modified > seconds(conditions.ifUnmodifiedSince)) {
+    return 412
+  }
+  if (conditions.ifNoneMatch !== undefined) {
+    if (listMatches(conditions.ifNoneMatch, object.etag)) return 304
+  } else if (conditions.ifModifiedSince !== undefined && modified !== undefined && modified <= seconds(conditions.ifModifiedSince)) {
+    return 304
+  }
+  return 200
+}

@@ -2,7 +2,8 @@
 // streamed, with validators, ranges and conditional requests, and
 // `Content-Disposition: attachment` so that Dify's HTTP node makes it a file.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { attachmentDisposition, httpDate, singleByteRange } from '../http/headers.js'
+import { AppError } from '../errors.js'
+import { attachmentDisposition, evaluatePreconditions, httpDate, singleByteRange } from '../http/headers.js'
 import { Params } from '../params.js'
 import { resolveObjectKey, type ObjectKey } from '../s3/keys.js'
 import type { Conditions, ObjectInfo } from '../s3/store.js'
@@ -25,14 +26,23 @@ export default async function downloadFileRoute (app: FastifyInstance): Promise<
   // written out: Fastify's automatic HEAD would run GET and drain the object
   app.head('/download/file', { schema }, async (request, reply) => {
     const { key, presignHeaders } = await target(app, new Params(query(request)))
-    const { status, info } = await app.store.stat(key.storedKey, conditions(request))
+    const info = await app.store.head(key.storedKey)
+    const status = evaluatePreconditions(info, conditions(request))
+    if (status === 412) throw preconditionFailed()
     reply.headers(presignHeaders)
     if (status === 304) return await notModified(reply, info)
     return await reply.code(200).headers(objectHeaders(key.key, info)).header('content-length', String(info.size)).send()
   })
 
   async function download (request: FastifyRequest, reply: FastifyReply, { key, presignHeaders }: DownloadTarget): Promise<unknown> {
-    const result = await app.store.read(key.storedKey, { ...conditions(request), range: singleByteRange(request.headers.range) })
+    const given = conditions(request)
+    // S3 evaluates the conditions too, but not every S3-compatible server does
+    // If-Match / If-Unmodified-Since (s3rver ignores them): check those here
+    if (given.ifMatch !== undefined || given.ifUnmodifiedSince !== undefined) {
+      const info = await app.store.head(key.storedKey)
+      if (evaluatePreconditions(info, { ifMatch: given.ifMatch, ifUnmodifiedSince: given.ifUnmodifiedSince }) === 412) throw preconditionFailed()
+    }
+    const result = await app.store.read(key.storedKey, { ...given, range: singleByteRange(request.headers.range) })
     reply.headers(presignHeaders)
     if (result.status === 304) return await notModified(reply, result.info)
     reply.headers(objectHeaders(key.key, result.info)).header('content-length', String(result.contentLength))
@@ -48,6 +58,10 @@ async function target (app: FastifyInstance, params: Params): Promise<DownloadTa
     ? {}
     : { 'x-presigned-url': await app.store.presign(key.storedKey, 'GET', expiry), 'x-presigned-expires-in': String(expiry) }
   return { key, presignHeaders }
+}
+
+function preconditionFailed (): AppError {
+  return new AppError('PRECONDITION_FAILED', 'A precondition (If-Match / If-Unmodified-Since) failed')
 }
 
 /** Conditional headers as S3 takes them; RFC 9110 §13.2.2: an entity-tag condition wins over its date twin. */

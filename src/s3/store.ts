@@ -29,6 +29,7 @@ export interface ObjectInfo {
   lastModified: Date | undefined
 }
 
+/** Conditional request headers, passed to S3 as they are */
 export interface Conditions {
   ifMatch?: string | undefined
   ifNoneMatch?: string | undefined
@@ -163,16 +164,9 @@ export class ObjectStore {
     return (await this.head(key)).etag
   }
 
-  async head (key: string, conditions: Conditions = {}): Promise<ObjectInfo> {
+  async head (key: string): Promise<ObjectInfo> {
     try {
-      const out = await this.bounded(key, async (abortSignal) => await this.client.send(new HeadObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        IfMatch: conditions.ifMatch,
-        IfNoneMatch: conditions.ifNoneMatch,
-        IfModifiedSince: conditions.ifModifiedSince,
-        IfUnmodifiedSince: conditions.ifUnmodifiedSince
-      }), { abortSignal }))
+      const out = await this.bounded(key, async (abortSignal) => await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }))
       return {
         size: out.ContentLength ?? 0,
         contentType: out.ContentType ?? 'application/octet-stream',
@@ -181,16 +175,6 @@ export class ObjectStore {
       }
     } catch (err) {
       throw toAppError(err, key)
-    }
-  }
-
-  /** HEAD with conditions: a 304 comes back as a result, not an error. */
-  async stat (key: string, conditions: Conditions = {}): Promise<{ status: 200 | 304, info: ObjectInfo }> {
-    try {
-      return { status: 200, info: await this.head(key, conditions) }
-    } catch (err) {
-      if (statusOf((err as AppError).cause) === 304) return { status: 304, info: await this.head(key) }
-      throw err
     }
   }
 

@@ -1,6 +1,7 @@
 // buildApp(config, deps): the whole service as a Fastify instance — what
 // server.ts starts and what tests build.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
@@ -22,15 +23,17 @@ declare module 'fastify' {
 
 export interface AppDeps {
   store?: ObjectStore
-  /** Fastify's logger option; pino at config.logLevel by default */
-  logger?: FastifyServerOptions['logger'] | FastifyServerOptions['loggerInstance']
+  /** false: no logging; a stream: log lines go there (tests read them) */
+  logger?: false | { stream: DestinationStream }
 }
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    logger: deps.logger === false
+      ? false
+      : { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, ...(deps.logger !== undefined ? { stream: deps.logger.stream } : {}) },
     // JSON bodies; uploads stream past this (their limit is MAX_UPLOAD_BYTES)
     bodyLimit: 1024 * 1024,
     // no overall request deadline: a 5 GiB upload over a slow link must not be
@@ -51,6 +54,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('store', store)
   if (deps.store === undefined) app.addHook('onClose', async () => { store.destroy() })
 
+  // the tools' JSON routes take JSON only (Fastify also parses text/plain by default);
+  // /upload/file sets up its own parsers
+  app.removeContentTypeParser('text/plain')
   await app.register(errorsPlugin)
   await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })

@@ -9,6 +9,8 @@ const GiB = 1024 ** 3
 const MiB = 1024 ** 2
 
 const Bool = Type.Union([Type.Boolean(), Type.String()])
+// a plain enum, so that a bad value's error lists the allowed ones
+const OneOf = <T extends string>(values: readonly T[], defaultValue: T) => Type.Unsafe<T>({ type: 'string', enum: values, default: defaultValue })
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.String()),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
@@ -24,7 +26,7 @@ const EnvSchema = Type.Object({
   S3_FORCE_PATH_STYLE: Type.Optional(Bool),
   S3_CA_BUNDLE: Type.Optional(Type.String()),
   S3_CA_BUNDLE_FILE: Type.Optional(Type.String()),
-  S3_CHECKSUM_MODE: Type.Union([Type.Literal('when_required'), Type.Literal('when_supported')], { default: 'when_required' }),
+  S3_CHECKSUM_MODE: OneOf(['when_required', 'when_supported'] as const, 'when_required'),
   S3_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 100 }),
   S3_MAX_SOCKETS: Type.Integer({ default: 256, minimum: 1 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
@@ -36,7 +38,7 @@ const EnvSchema = Type.Object({
   PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
   PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
   KEY_PREFIX: Type.Optional(Type.String()),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   DIFY_ENDPOINT: Type.Optional(Type.String()),
   FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String())
@@ -137,7 +139,7 @@ function validateEnv (env: Record<string, string | undefined>): Env {
     const first = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors?.[0]
     if (first === undefined) throw new ConfigError((err as Error).message)
     const name = first.instancePath.replace(/^\//, '')
-    const allowed = first.params?.allowedValues !== undefined ? ` (${String(first.params.allowedValues)})` : ''
+    const allowed = Array.isArray(first.params?.allowedValues) ? `: ${first.params.allowedValues.join(', ')}` : ''
     throw new ConfigError(`${name} ${first.message ?? 'is invalid'}${allowed} (got ${JSON.stringify(data[name])})`)
   }
 }

@@ -1,0 +1,218 @@
+// API keys, the error shape of unknown routes and methods, and S3 failures.
+import assert from 'node:assert/strict'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
+
+const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
+
+/** every tool route (public: /healthz, /readyz) */
+const TOOL_ROUTES: Array<[string, string]> = [
+  ['POST', '/upload/file'], ['POST', '/upload/base64'],
+  ['GET', '/download/file'], ['HEAD', '/download/file'], ['POST', '/download/file'],
+  ['GET', '/download/base64'], ['POST', '/download/base64'], ['POST', '/presign']
+]
+
+/** a loopback port with nothing listening */
+async function closedPort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+describe('API keys', () => {
+  let s3: TestS3
+  let gw: Gateway
+  const logLines: string[] = []
+  let key: string
+
+  before(async () => {
+    s3 = await startTestS3()
+    const dir = mkdtempSync(join(tmpdir(), 'gw-keys-'))
+    writeFileSync(join(dir, 'keys'), `# one key a line\n${KEYS[1] ?? ''}\n\n`)
+    const stream = new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } })
+    gw = await startGateway(s3, { API_KEYS: KEYS[0] ?? '', API_KEYS_FILE: join(dir, 'keys'), LOG_LEVEL: 'trace' }, { logger: { stream } })
+    key = uniqueKey('private.txt')
+    await putObject(s3, key, 'private')
+  })
+  after(async () => {
+    await gw.close()
+    await s3.close()
+  })
+
+  for (const [method, path] of TOOL_ROUTES) {
+    it(`${method} ${path} answers 401 UNAUTHORIZED without a key, and with a wrong one`, async () => {
+      for (const headers of [{}, { authorization: 'Bearer wrong-key' }, { 'x-api-key': 'wrong-key' }, { authorization: `Basic ${KEYS[0] ?? ''}` }] as Array<Record<string, string>>) {
+        const res = await fetch(`${gw.url}${path}?s3_key=${encodeURIComponent(key)}`, { method, headers })
+        assert.equal(res.status, 401, `${method} ${path} ${JSON.stringify(headers)}`)
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer')
+        if (method !== 'HEAD') assert.equal((await res.json() as Record<string, unknown>).code, 'UNAUTHORIZED')
+      }
+    })
+  }
+
+  it('accepts a key as Bearer or X-API-Key, from API_KEYS and API_KEYS_FILE', async () => {
+    for (const headers of [{ authorization: `Bearer ${KEYS[0] ?? ''}` }, { 'x-api-key': KEYS[1] ?? '' }, { authorization: `bearer ${KEYS[1] ?? ''}` }] as Array<Record<string, string>>) {
+      const res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers })
+      assert.equal(res.status, 200, JSON.stringify(headers))
+      assert.equal(await res.text(), 'private')
+    }
+  })
+
+  it('counts the Bearer key when both headers are sent', async () => {
+    let res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers: { authorization: 'Bearer wrong', 'x-api-key': KEYS[0] ?? '' } })
+    assert.equal(res.status, 401)
+    res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${KEYS[0] ?? ''}`, 'x-api-key': 'wrong' } })
+    assert.equal(res.status, 200)
+    await res.arrayBuffer()
+  })
+
+  it('leaves /healthz and /readyz public', async () => {
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200)
+    const ready = await fetch(`${gw.url}/readyz`)
+    assert.equal(ready.status, 200)
+    assert.deepEqual(await ready.json(), { status: 'ready', bucket: s3.bucket })
+  })
+
+  it('answers 401 to Expect: 100-continue before the body is sent', async () => {
+    const answer = await new Promise<{ status: number, continued: boolean }>((resolve, reject) => {
+      let continued = false
+      const req = http.request(`${gw.url}/upload/file?s3_key=x.bin`, { method: 'POST', headers: { expect: '100-continue', 'content-length': 1024 ** 3 } })
+      req.on('continue', () => { continued = true; req.destroy() })
+      req.on('response', (res) => { res.resume(); resolve({ status: res.statusCode ?? 0, continued }) })
+      req.on('error', reject)
+      req.flushHeaders()
+    })
+    assert.deepEqual(answer, { status: 401, continued: false })
+  })
+
+  it('never logs a key, an Authorization header or the S3 secret', async () => {
+    await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${KEYS[0] ?? ''}` } })
+    await fetch(`${gw.url}/download/file?s3_key=x`, { headers: { 'x-api-key': KEYS[1] ?? '' } })
+    await fetch(`${gw.url}/download/file?s3_key=x`, { headers: { authorization: 'Bearer a-wrong-guess' } })
+    const logs = logLines.join('')
+    assert.ok(logs.includes('"reqId"'), 'the requests were logged')
+    for (const secret of [...KEYS, 'a-wrong-guess', s3.secretAccessKey]) assert.ok(!logs.includes(secret), `${secret} leaked into the logs`)
+  })
+})
+
+describe('errors', () => {
+  let s3: TestS3
+  let gw: Gateway
+
+  before(async () => {
+    s3 = await startTestS3()
+    gw = await startGateway(s3)
+  })
+  after(async () => {
+    await gw.close()
+    await s3.close()
+  })
+
+  it('answers 404 ROUTE_NOT_FOUND for an unknown route', async () => {
+    const res = await fetch(`${gw.url}/upload/nothing`)
+    assert.equal(res.status, 404)
+    assert.deepEqual(await res.json(), { statusCode: 404, code: 'ROUTE_NOT_FOUND', error: 'Not Found', message: 'No route GET /upload/nothing' })
+  })
+
+  it('answers 405 METHOD_NOT_ALLOWED with Allow for a known route', async () => {
+    const res = await fetch(`${gw.url}/presign?x=1`, { method: 'GET' })
+    assert.equal(res.status, 405)
+    assert.equal(res.headers.get('allow'), 'POST')
+    assert.equal((await res.json() as Record<string, unknown>).code, 'METHOD_NOT_ALLOWED')
+    const del = await fetch(`${gw.url}/download/file`, { method: 'DELETE' })
+    assert.equal(del.headers.get('allow'), 'GET, HEAD, POST')
+  })
+
+  it('answers 400 INVALID_PARAMETER for wrong JSON types and repeated query parameters', async () => {
+    let res = await fetch(`${gw.url}/download/base64`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: ['a'] }) })
+    assert.equal(res.status, 400)
+    assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
+    res = await fetch(`${gw.url}/download/file?s3_key=a&s3_key=b`)
+    assert.equal(res.status, 400)
+    assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
+    res = await fetch(`${gw.url}/presign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' })
+    assert.equal(res.status, 400)
+    assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
+  })
+
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE for a malformed Content-Type', async () => {
+    const res = await fetch(`${gw.url}/presign`, { method: 'POST', headers: { 'content-type': '/;;' }, body: '{}' })
+    assert.equal(res.status, 415)
+    assert.equal((await res.json() as Record<string, unknown>).code, 'UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('answers 502 UPSTREAM_ERROR when S3 refuses the credentials', { skip: unlessS3rver('verify signatures') }, async () => {
+    const wrong = await startGateway(s3, { S3_SECRET_KEY: 'not-the-secret' })
+    try {
+      const res = await fetch(`${wrong.url}/download/file?s3_key=a.txt`)
+      assert.equal(res.status, 502)
+      const body = await res.json() as Record<string, unknown>
+      assert.equal(body.code, 'UPSTREAM_ERROR')
+      assert.match(String(body.message), /credentials/)
+    } finally {
+      await wrong.close()
+    }
+  })
+
+  it('answers 502 UPSTREAM_ERROR when the bucket does not exist, and /readyz 503', async () => {
+    const missing = await startGateway(s3, { BUCKET_NAME: 'no-such-bucket-here' })
+    try {
+      const res = await fetch(`${missing.url}/download/file?s3_key=a.txt`)
+      assert.equal(res.status, 502)
+      assert.equal((await res.json() as Record<string, unknown>).code, 'UPSTREAM_ERROR')
+      assert.equal((await fetch(`${missing.url}/readyz`)).status, 503)
+    } finally {
+      await missing.close()
+    }
+  })
+
+  describe('S3 unreachable', () => {
+    let down: Gateway
+    before(async () => {
+      down = await startGateway({ ...s3, endpoint: `http://127.0.0.1:${await closedPort()}` }, { S3_TIMEOUT_MS: '3000' })
+    })
+    after(async () => { await down.close() })
+
+    it('the service is alive (/healthz 200) but not ready (/readyz 503 UPSTREAM_UNAVAILABLE)', async () => {
+      assert.equal((await fetch(`${down.url}/healthz`)).status, 200)
+      const ready = await fetch(`${down.url}/readyz`)
+      assert.equal(ready.status, 503)
+      assert.equal((await ready.json() as Record<string, unknown>).code, 'UPSTREAM_UNAVAILABLE')
+    })
+
+    it('downloads answer 503 UPSTREAM_UNAVAILABLE, quickly', async () => {
+      for (const path of ['/download/file', '/download/base64']) {
+        const started = Date.now()
+        const res = await fetch(`${down.url}${path}?s3_key=a.txt`)
+        assert.equal(res.status, 503, path)
+        assert.equal((await res.json() as Record<string, unknown>).code, 'UPSTREAM_UNAVAILABLE')
+        assert.ok(Date.now() - started < 3000, `${path} took ${Date.now() - started} ms`)
+      }
+    })
+
+    it('uploads of every body kind answer 503 UPSTREAM_UNAVAILABLE', async () => {
+      const form = new FormData()
+      form.append('file', new Blob(['x']), 'x.txt')
+      const attempts: RequestInit[] = [
+        { method: 'POST', body: 'raw', headers: { 'content-type': 'text/plain' } },
+        { method: 'POST', body: form },
+        { method: 'POST', body: new ReadableStream({ start (c) { c.enqueue(new TextEncoder().encode('chunked')); c.close() } }), duplex: 'half' } as RequestInit
+      ]
+      for (const init of attempts) {
+        const res = await fetch(`${down.url}/upload/file?s3_key=a.txt`, init)
+        assert.equal(res.status, 503)
+        assert.equal((await res.json() as Record<string, unknown>).code, 'UPSTREAM_UNAVAILABLE')
+      }
+      const res = await fetch(`${down.url}/upload/base64`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: 'a.txt', file_base64: 'YQ==' }) })
+      assert.equal(res.status, 503)
+    })
+  })
+})

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ConfigError, loadConfig } from '../../src/config.js'
+
+const S3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's', BUCKET_NAME: 'dify' }
+
+function refusal (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err))
+    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`)
+    return err.message
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`)
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig(S3)
+    assert.equal(config.host, '127.0.0.1')
+    assert.equal(config.port, 3000)
+    assert.equal(config.publicUrl, 'http://127.0.0.1:3000')
+    assert.equal(config.s3.region, 'us-east-1')
+    assert.equal(config.s3.forcePathStyle, true)
+    assert.equal(config.s3.checksumMode, 'when_required')
+    assert.equal(config.s3.publicEndpoint, undefined)
+    assert.equal(config.maxUploadBytes, 5 * 1024 ** 3)
+    assert.equal(config.base64MaxBytes, 32 * 1024 ** 2)
+    assert.equal(config.presignDefaultExpiry, 3600)
+    assert.equal(config.presignMaxExpiry, 604800)
+    assert.equal(config.keyPrefix, '')
+    assert.equal(config.logLevel, 'info')
+    assert.deepEqual(config.apiKeys, [])
+  })
+
+  it('starts the embedded S3 (endpoint undefined, bucket "dify") without S3_ENDPOINT outside production', () => {
+    const config = loadConfig({})
+    assert.equal(config.s3.endpoint, undefined)
+    assert.equal(config.s3.bucket, 'dify')
+    assert.equal(config.dataDir, './data')
+  })
+
+  it('refuses production without S3_ENDPOINT', () => {
+    assert.match(refusal({ NODE_ENV: 'production' }), /S3_ENDPOINT is required/)
+  })
+
+  it('names the variable of a bad value', () => {
+    assert.match(refusal({ ...S3, PORT: 'eighty' }), /^PORT /)
+    assert.match(refusal({ ...S3, PORT: '70000' }), /^PORT /)
+    assert.match(refusal({ ...S3, MAX_UPLOAD_BYTES: '-1' }), /^MAX_UPLOAD_BYTES /)
+    assert.match(refusal({ ...S3, S3_CHECKSUM_MODE: 'always' }), /^S3_CHECKSUM_MODE .*when_required/)
+    assert.match(refusal({ ...S3, LOG_LEVEL: 'loud' }), /^LOG_LEVEL /)
+    assert.match(refusal({ ...S3, S3_ENDPOINT: 'minio:9000' }), /^S3_ENDPOINT must be/)
+    assert.match(refusal({ ...S3, S3_FORCE_PATH_STYLE: 'maybe' }), /^S3_FORCE_PATH_STYLE /)
+    assert.match(refusal({ ...S3, BUCKET_NAME: 'Bad_Bucket' }), /^BUCKET_NAME /)
+    assert.match(refusal({ ...S3, PRESIGN_DEFAULT_EXPIRY: '9000', PRESIGN_MAX_EXPIRY: '600' }), /^PRESIGN_DEFAULT_EXPIRY/)
+    assert.match(refusal({ ...S3, S3_CA_BUNDLE_FILE: '/nonexistent/ca.pem' }), /^S3_CA_BUNDLE_FILE: cannot read/)
+    assert.match(refusal({ ...S3, S3_CA_BUNDLE: 'not a pem' }), /^S3_CA_BUNDLE holds no PEM/)
+    assert.match(refusal({ S3_ENDPOINT: 'http://s3:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's' }), /BUCKET_NAME/)
+    assert.match(refusal({ S3_ENDPOINT: 'http://s3:9000', BUCKET_NAME: 'bucket' }), /S3_ACCESS_KEY and S3_SECRET_KEY/)
+  })
+
+  it('takes S3_BUCKET as an alias of BUCKET_NAME', () => {
+    const { BUCKET_NAME: _, ...rest } = S3
+    assert.equal(loadConfig({ ...rest, S3_BUCKET: 'other' }).s3.bucket, 'other')
+  })
+
+  it('refuses a non-loopback address without API keys, unless AUTH_DISABLED=true', () => {
+    assert.match(refusal({ ...S3, HOST: '0.0.0.0' }), /API_KEYS .* AUTH_DISABLED=true/)
+    assert.equal(loadConfig({ ...S3, HOST: '0.0.0.0', AUTH_DISABLED: 'true' }).authDisabled, true)
+    assert.deepEqual(loadConfig({ ...S3, HOST: '0.0.0.0', API_KEYS: 'k1, k2' }).apiKeys, ['k1', 'k2'])
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.equal(loadConfig({ ...S3, HOST: host }).host, host)
+  })
+
+  it('normalises KEY_PREFIX and treats empty variables as unset', () => {
+    assert.equal(loadConfig({ ...S3, KEY_PREFIX: '/tenants/a/' }).keyPrefix, 'tenants/a')
+    assert.equal(loadConfig({ ...S3, PORT: '' }).port, 3000)
+  })
+})

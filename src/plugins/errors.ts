@@ -38,7 +38,7 @@ export function asAppError (err: unknown): AppError {
   const code = (e.code !== undefined ? FASTIFY_CODES[e.code] : undefined) ??
     (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? BY_STATUS[e.statusCode] ?? 'INVALID_PARAMETER' : undefined)
   if (code === 'UNSUPPORTED_MEDIA_TYPE') {
-    return new AppError(code, `Unsupported Content-Type: this route takes application/json (POST /upload/file also takes multipart/form-data or a raw body)`, { cause: err })
+    return new AppError(code, 'Unsupported Content-Type: this route takes application/json (POST /upload/file also takes multipart/form-data or a raw body)', { cause: err })
   }
   if (code !== undefined) return new AppError(code, e.message ?? code, { cause: err })
   // busboy's parse errors: the body is not the multipart it claims to be

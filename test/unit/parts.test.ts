@@ -75,9 +75,9 @@ describe('encodeBase64', () => {
 
 describe('headers', () => {
   it('builds an RFC 6266 attachment disposition with an ASCII fallback and filename*', () => {
-    assert.equal(attachmentDisposition('a/b/report.pdf'), `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`)
-    assert.equal(attachmentDisposition('x/"quoted"\\name%.txt'), `attachment; filename="_quoted__name_.txt"; filename*=UTF-8''%22quoted%22%5Cname%25.txt`)
-    assert.equal(attachmentDisposition('日本.txt'), `attachment; filename="__.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt`)
+    assert.equal(attachmentDisposition('a/b/report.pdf'), 'attachment; filename="report.pdf"; filename*=UTF-8\'\'report.pdf')
+    assert.equal(attachmentDisposition('x/"quoted"\\name%.txt'), 'attachment; filename="_quoted__name_.txt"; filename*=UTF-8\'\'%22quoted%22%5Cname%25.txt')
+    assert.equal(attachmentDisposition('日本.txt'), 'attachment; filename="__.txt"; filename*=UTF-8\'\'%E6%97%A5%E6%9C%AC.txt')
   })
 
   it('keeps single syntactically valid ranges only', () => {

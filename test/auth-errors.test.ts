@@ -215,4 +215,42 @@ describe('errors', () => {
       assert.equal(res.status, 503)
     })
   })
+
+  describe('S3 stalls (accepts connections, never answers)', () => {
+    let stalled: Gateway
+    let silent: net.Server
+    const sockets: net.Socket[] = []
+    before(async () => {
+      silent = net.createServer((socket) => { sockets.push(socket); socket.on('error', () => {}) })
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+      const { port } = silent.address() as net.AddressInfo
+      stalled = await startGateway({ ...s3, endpoint: `http://127.0.0.1:${port}` }, { S3_TIMEOUT_MS: '1000' })
+    })
+    after(async () => {
+      await stalled.close()
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    })
+
+    it('downloads and uploads answer 504 UPSTREAM_TIMEOUT within about S3_TIMEOUT_MS', async () => {
+      const attempts: Array<[string, RequestInit]> = [
+        ['/download/file?s3_key=a.txt', {}],
+        ['/download/base64?s3_key=a.txt', {}],
+        ['/upload/file?s3_key=a.txt', { method: 'POST', body: 'raw', headers: { 'content-type': 'text/plain' } }]
+      ]
+      for (const [path, init] of attempts) {
+        const started = Date.now()
+        const res = await fetch(`${stalled.url}${path}`, init)
+        const elapsed = Date.now() - started
+        assert.equal(res.status, 504, path)
+        assert.equal((await res.json() as Record<string, unknown>).code, 'UPSTREAM_TIMEOUT', path)
+        assert.ok(elapsed >= 900 && elapsed < 5000, `${path} took ${elapsed} ms`)
+      }
+    })
+
+    it('/readyz answers 503 instead of hanging', async () => {
+      const res = await fetch(`${stalled.url}/readyz`)
+      assert.equal(res.status, 503)
+    })
+  })
 })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import { putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
+import { gatewaySuite, putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
@@ -104,53 +104,43 @@ describe('API keys', () => {
 })
 
 describe('errors', () => {
-  let s3: TestS3
-  let gw: Gateway
-
-  before(async () => {
-    s3 = await startTestS3()
-    gw = await startGateway(s3)
-  })
-  after(async () => {
-    await gw.close()
-    await s3.close()
-  })
+  const suite = gatewaySuite()
 
   it('answers 404 ROUTE_NOT_FOUND for an unknown route', async () => {
-    const res = await fetch(`${gw.url}/upload/nothing`)
+    const res = await fetch(`${suite.gw.url}/upload/nothing`)
     assert.equal(res.status, 404)
     assert.deepEqual(await res.json(), { statusCode: 404, code: 'ROUTE_NOT_FOUND', error: 'Not Found', message: 'No route GET /upload/nothing' })
   })
 
   it('answers 405 METHOD_NOT_ALLOWED with Allow for a known route', async () => {
-    const res = await fetch(`${gw.url}/presign?x=1`, { method: 'GET' })
+    const res = await fetch(`${suite.gw.url}/presign?x=1`, { method: 'GET' })
     assert.equal(res.status, 405)
     assert.equal(res.headers.get('allow'), 'POST')
     assert.equal((await res.json() as Record<string, unknown>).code, 'METHOD_NOT_ALLOWED')
-    const del = await fetch(`${gw.url}/download/file`, { method: 'DELETE' })
+    const del = await fetch(`${suite.gw.url}/download/file`, { method: 'DELETE' })
     assert.equal(del.headers.get('allow'), 'GET, HEAD, POST')
   })
 
   it('answers 400 INVALID_PARAMETER for wrong JSON types and repeated query parameters', async () => {
-    let res = await fetch(`${gw.url}/download/base64`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: ['a'] }) })
+    let res = await fetch(`${suite.gw.url}/download/base64`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: ['a'] }) })
     assert.equal(res.status, 400)
     assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
-    res = await fetch(`${gw.url}/download/file?s3_key=a&s3_key=b`)
+    res = await fetch(`${suite.gw.url}/download/file?s3_key=a&s3_key=b`)
     assert.equal(res.status, 400)
     assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
-    res = await fetch(`${gw.url}/presign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' })
+    res = await fetch(`${suite.gw.url}/presign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' })
     assert.equal(res.status, 400)
     assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
   })
 
   it('answers 415 UNSUPPORTED_MEDIA_TYPE for a malformed Content-Type', async () => {
-    const res = await fetch(`${gw.url}/presign`, { method: 'POST', headers: { 'content-type': '/;;' }, body: '{}' })
+    const res = await fetch(`${suite.gw.url}/presign`, { method: 'POST', headers: { 'content-type': '/;;' }, body: '{}' })
     assert.equal(res.status, 415)
     assert.equal((await res.json() as Record<string, unknown>).code, 'UNSUPPORTED_MEDIA_TYPE')
   })
 
   it('answers 502 UPSTREAM_ERROR when S3 refuses the credentials', { skip: unlessS3rver('verify signatures') }, async () => {
-    const wrong = await startGateway(s3, { S3_SECRET_KEY: 'not-the-secret' })
+    const wrong = await startGateway(suite.s3, { S3_SECRET_KEY: 'not-the-secret' })
     try {
       const res = await fetch(`${wrong.url}/download/file?s3_key=a.txt`)
       assert.equal(res.status, 502)
@@ -163,7 +153,7 @@ describe('errors', () => {
   })
 
   it('answers 502 UPSTREAM_ERROR when the bucket does not exist, and /readyz 503', async () => {
-    const missing = await startGateway(s3, { BUCKET_NAME: 'no-such-bucket-here' })
+    const missing = await startGateway(suite.s3, { BUCKET_NAME: 'no-such-bucket-here' })
     try {
       const res = await fetch(`${missing.url}/download/file?s3_key=a.txt`)
       assert.equal(res.status, 502)
@@ -177,7 +167,7 @@ describe('errors', () => {
   describe('S3 unreachable', () => {
     let down: Gateway
     before(async () => {
-      down = await startGateway({ ...s3, endpoint: `http://127.0.0.1:${await closedPort()}` }, { S3_TIMEOUT_MS: '3000' })
+      down = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${await closedPort()}` }, { S3_TIMEOUT_MS: '3000' })
     })
     after(async () => { await down.close() })
 
@@ -224,7 +214,7 @@ describe('errors', () => {
       silent = net.createServer((socket) => { sockets.push(socket); socket.on('error', () => {}) })
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
       const { port } = silent.address() as net.AddressInfo
-      stalled = await startGateway({ ...s3, endpoint: `http://127.0.0.1:${port}` }, { S3_TIMEOUT_MS: '1000' })
+      stalled = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${port}` }, { S3_TIMEOUT_MS: '1000' })
     })
     after(async () => {
       await stalled.close()

@@ -2,59 +2,48 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { BASE64_WARNING } from '../src/routes/download-base64.js'
-import { objectBody, objectHead, putObject, sha256, startGateway, startTestS3, uniqueKey, type Gateway, type TestS3 } from './helper.js'
+import { fetchJson, gatewaySuite, objectBody, objectHead, postJson, putObject, sha256, startGateway, uniqueKey, type Gateway, type JsonAnswer } from './helper.js'
 
 const MiB = 1024 * 1024
 
-async function call (url: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown>, headers: Headers }> {
-  const res = await fetch(url, body === undefined
-    ? {}
-    : { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
-  return { status: res.status, headers: res.headers, body: await res.json() as Record<string, unknown> }
+/** GET without a body, POST with a JSON one */
+async function call (url: string, body?: unknown): Promise<JsonAnswer> {
+  return body === undefined ? await fetchJson(url) : await postJson(url, body)
 }
 
 describe('base64 tools', () => {
-  let s3: TestS3
-  let gw: Gateway
+  const suite = gatewaySuite()
   let small: Gateway
 
-  before(async () => {
-    s3 = await startTestS3()
-    gw = await startGateway(s3)
-    small = await startGateway(s3, { BASE64_MAX_BYTES: String(MiB) })
-  })
-  after(async () => {
-    await small.close()
-    await gw.close()
-    await s3.close()
-  })
+  before(async () => { small = await startGateway(suite.s3, { BASE64_MAX_BYTES: String(MiB) }) })
+  after(async () => { await small.close() })
 
   describe('POST /upload/base64', () => {
     it('decodes and stores, answering the upload fields', async () => {
       const key = uniqueKey('hello.txt')
-      const { status, body } = await call(`${gw.url}/upload/base64`, { s3_key: key, file_base64: Buffer.from('hello base64').toString('base64') })
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: key, file_base64: Buffer.from('hello base64').toString('base64') })
       assert.equal(status, 201)
       assert.equal(body.key, key)
       assert.equal(body.size, 12)
       assert.equal(body.content_type, 'text/plain')
       assert.equal(body.sha256, sha256('hello base64'))
-      assert.equal((await objectBody(s3, key))?.toString(), 'hello base64')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'hello base64')
     })
 
     it('accepts a data: URI prefix (its MIME type is stored) and line breaks', async () => {
       const key = uniqueKey('pixel')
       const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex')
       const wrapped = png.toString('base64').replace(/(.{8})/g, '$1\r\n')
-      const { status, body } = await call(`${gw.url}/upload/base64`, { filename: key, file_base64: `data:image/png;base64,${wrapped}` })
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, { filename: key, file_base64: `data:image/png;base64,${wrapped}` })
       assert.equal(status, 201)
       assert.equal(body.content_type, 'image/png')
-      assert.deepEqual(await objectBody(s3, key), png)
-      assert.equal((await objectHead(s3, key))?.contentType, 'image/png')
+      assert.deepEqual(await objectBody(suite.s3, key), png)
+      assert.equal((await objectHead(suite.s3, key))?.contentType, 'image/png')
     })
 
     it('takes parameters from the query too, the body winning; content_type wins over the data: type', async () => {
       const key = uniqueKey('q.bin')
-      const { status, body } = await call(`${gw.url}/upload/base64?s3_key=${encodeURIComponent(key)}&content_type=text/csv&generate_presigned_url=1`, {
+      const { status, body } = await call(`${suite.gw.url}/upload/base64?s3_key=${encodeURIComponent(key)}&content_type=text/csv&generate_presigned_url=1`, {
         file_base64: 'data:text/plain;base64,YSxi', content_type: 'application/x-custom'
       })
       assert.equal(status, 201)
@@ -65,14 +54,14 @@ describe('base64 tools', () => {
     })
 
     it('treats file_base64 "" as absent (MISSING_FILE), but stores an empty file from an empty data: URI', async () => {
-      const { status, body } = await call(`${gw.url}/upload/base64`, { s3_key: uniqueKey('e.txt'), file_base64: '' })
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: uniqueKey('e.txt'), file_base64: '' })
       assert.equal(status, 400)
       assert.equal(body.code, 'MISSING_FILE')
       const key = uniqueKey('empty.txt')
-      const empty = await call(`${gw.url}/upload/base64`, { s3_key: key, file_base64: 'data:text/plain;base64,' })
+      const empty = await call(`${suite.gw.url}/upload/base64`, { s3_key: key, file_base64: 'data:text/plain;base64,' })
       assert.equal(empty.status, 201)
       assert.equal(empty.body.size, 0)
-      assert.equal((await objectBody(s3, key))?.length, 0)
+      assert.equal((await objectBody(suite.s3, key))?.length, 0)
     })
 
     for (const [why, text] of [
@@ -86,25 +75,25 @@ describe('base64 tools', () => {
     ] as const) {
       it(`answers 400 (INVALID_BASE64 or INVALID_PARAMETER) for ${why} and stores nothing`, async () => {
         const key = uniqueKey('bad.bin')
-        const { status, body } = await call(`${gw.url}/upload/base64`, { s3_key: key, file_base64: text })
+        const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: key, file_base64: text })
         assert.equal(status, 400)
         assert.equal(body.code, typeof text === 'number' ? 'INVALID_PARAMETER' : 'INVALID_BASE64')
-        assert.equal(await objectHead(s3, key), undefined)
+        assert.equal(await objectHead(suite.s3, key), undefined)
       })
     }
 
     it('answers 400 CHECKSUM_MISMATCH on a wrong sha256 and keeps the earlier object', async () => {
       const key = uniqueKey('keep.txt')
-      await putObject(s3, key, 'earlier')
-      const { status, body } = await call(`${gw.url}/upload/base64`, { s3_key: key, file_base64: 'bmV3', sha256: sha256('other') })
+      await putObject(suite.s3, key, 'earlier')
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: key, file_base64: 'bmV3', sha256: sha256('other') })
       assert.equal(status, 400)
       assert.equal(body.code, 'CHECKSUM_MISMATCH')
-      assert.equal((await objectBody(s3, key))?.toString(), 'earlier')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
     })
 
     it('answers 400 MISSING_KEY and MISSING_FILE', async () => {
-      assert.equal((await call(`${gw.url}/upload/base64`, { file_base64: 'YQ==' })).body.code, 'MISSING_KEY')
-      assert.equal((await call(`${gw.url}/upload/base64`, { s3_key: 'a.txt' })).body.code, 'MISSING_FILE')
+      assert.equal((await call(`${suite.gw.url}/upload/base64`, { file_base64: 'YQ==' })).body.code, 'MISSING_KEY')
+      assert.equal((await call(`${suite.gw.url}/upload/base64`, { s3_key: 'a.txt' })).body.code, 'MISSING_FILE')
     })
 
     it('answers 413 above BASE64_MAX_BYTES, from the decoded size', async () => {
@@ -112,7 +101,7 @@ describe('base64 tools', () => {
       const { status, body } = await call(`${small.url}/upload/base64`, { s3_key: key, file_base64: Buffer.alloc(MiB + 3).toString('base64') })
       assert.equal(status, 413)
       assert.equal(body.code, 'PAYLOAD_TOO_LARGE')
-      assert.equal(await objectHead(s3, key), undefined)
+      assert.equal(await objectHead(suite.s3, key), undefined)
       // exactly at the limit is fine
       const ok = await call(`${small.url}/upload/base64`, { s3_key: key, file_base64: Buffer.alloc(MiB).toString('base64') })
       assert.equal(ok.status, 201)
@@ -125,10 +114,10 @@ describe('base64 tools', () => {
     })
 
     it('answers 400 for malformed JSON and 415 for a non-JSON body', async () => {
-      const bad = await call(`${gw.url}/upload/base64`, '{"s3_key": ')
+      const bad = await call(`${suite.gw.url}/upload/base64`, '{"s3_key": ')
       assert.equal(bad.status, 400)
       assert.equal(bad.body.code, 'INVALID_PARAMETER')
-      const res = await fetch(`${gw.url}/upload/base64`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'YQ==' })
+      const res = await fetch(`${suite.gw.url}/upload/base64`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'YQ==' })
       assert.equal(res.status, 415)
       assert.equal((await res.json() as Record<string, unknown>).code, 'UNSUPPORTED_MEDIA_TYPE')
     })
@@ -138,11 +127,11 @@ describe('base64 tools', () => {
     it('answers the object as one JSON document with content_base64', async () => {
       const key = uniqueKey('img/logo.png')
       const data = Buffer.from([0, 1, 2, 250, 251, 252, 253])
-      await putObject(s3, key, data, 'image/png')
-      const { status, body, headers } = await call(`${gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
+      await putObject(suite.s3, key, data, 'image/png')
+      const { status, body, headers } = await call(`${suite.gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
       assert.equal(status, 200)
       assert.match(headers.get('content-type') ?? '', /^application\/json/)
-      assert.equal(body.bucket, s3.bucket)
+      assert.equal(body.bucket, suite.s3.bucket)
       assert.equal(body.key, key)
       assert.equal(body.size, data.length)
       assert.equal(body.content_type, 'image/png')
@@ -155,8 +144,8 @@ describe('base64 tools', () => {
 
     it('answers POST with JSON parameters, with a presigned URL when asked', async () => {
       const key = uniqueKey('p.txt')
-      await putObject(s3, key, 'post me', 'text/plain')
-      const { status, body } = await call(`${gw.url}/download/base64`, { s3_key: key, generate_presigned_url: true, presigned_expiration: 60 })
+      await putObject(suite.s3, key, 'post me', 'text/plain')
+      const { status, body } = await call(`${suite.gw.url}/download/base64`, { s3_key: key, generate_presigned_url: true, presigned_expiration: 60 })
       assert.equal(status, 200)
       assert.equal(Buffer.from(String(body.content_base64), 'base64').toString(), 'post me')
       assert.equal(body.presigned_expires_in, 60)
@@ -169,8 +158,8 @@ describe('base64 tools', () => {
         const key = uniqueKey(`s${size}.bin`)
         const data = Buffer.alloc(size)
         for (let i = 0; i < size; i++) data[i] = (i * 7 + (i >> 8)) & 0xff
-        await putObject(s3, key, data)
-        const { status, body } = await call(`${gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
+        await putObject(suite.s3, key, data)
+        const { status, body } = await call(`${suite.gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
         assert.equal(status, 200, `size ${size}`)
         assert.equal(body.content_base64, data.toString('base64'), `size ${size}`)
       }
@@ -178,21 +167,21 @@ describe('base64 tools', () => {
 
     it('adds the warning when the base64 text exceeds 1 MiB', async () => {
       const key = uniqueKey('large.bin')
-      await putObject(s3, key, Buffer.alloc(800 * 1024, 1))
-      const { status, body, headers } = await call(`${gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
+      await putObject(suite.s3, key, Buffer.alloc(800 * 1024, 1))
+      const { status, body, headers } = await call(`${suite.gw.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
       assert.equal(status, 200)
       assert.equal(body.warning, BASE64_WARNING)
       assert.match(String(body.warning), /\/download\/file/)
       assert.equal(Number(headers.get('content-length')) > MiB, true)
       // just under: 768 KiB encodes to exactly 1 MiB of text
       const under = uniqueKey('under.bin')
-      await putObject(s3, under, Buffer.alloc(768 * 1024, 1))
-      assert.equal((await call(`${gw.url}/download/base64?s3_key=${encodeURIComponent(under)}`)).body.warning, undefined)
+      await putObject(suite.s3, under, Buffer.alloc(768 * 1024, 1))
+      assert.equal((await call(`${suite.gw.url}/download/base64?s3_key=${encodeURIComponent(under)}`)).body.warning, undefined)
     })
 
     it('answers 413 above BASE64_MAX_BYTES, pointing to /download/file or a presigned URL', async () => {
       const key = uniqueKey('too-big.bin')
-      await putObject(s3, key, Buffer.alloc(MiB + 1))
+      await putObject(suite.s3, key, Buffer.alloc(MiB + 1))
       const { status, body } = await call(`${small.url}/download/base64?s3_key=${encodeURIComponent(key)}`)
       assert.equal(status, 413)
       assert.equal(body.code, 'PAYLOAD_TOO_LARGE')
@@ -201,8 +190,8 @@ describe('base64 tools', () => {
     })
 
     it('answers 404 NOT_FOUND and 400 MISSING_KEY', async () => {
-      assert.equal((await call(`${gw.url}/download/base64?s3_key=${encodeURIComponent(uniqueKey('nope'))}`)).body.code, 'NOT_FOUND')
-      assert.equal((await call(`${gw.url}/download/base64`)).body.code, 'MISSING_KEY')
+      assert.equal((await call(`${suite.gw.url}/download/base64?s3_key=${encodeURIComponent(uniqueKey('nope'))}`)).body.code, 'NOT_FOUND')
+      assert.equal((await call(`${suite.gw.url}/download/base64`)).body.code, 'MISSING_KEY')
     })
   })
 })

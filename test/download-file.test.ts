@@ -1,32 +1,24 @@
 // GET / HEAD / POST /download/file end to end over HTTP against a real S3 server.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
+import { before, describe, it } from 'node:test'
+import { gatewaySuite, putObject, uniqueKey, unlessS3rver } from './helper.js'
 
 describe('/download/file', () => {
-  let s3: TestS3
-  let gw: Gateway
+  const suite = gatewaySuite()
   const data = Buffer.from('0123456789abcdefghij')
   let key: string
   let etag: string
   let lastModified: string
 
-  const url = (k: string, query = ''): string => `${gw.url}/download/file?s3_key=${encodeURIComponent(k)}${query}`
+  const url = (k: string, query = ''): string => `${suite.gw.url}/download/file?s3_key=${encodeURIComponent(k)}${query}`
 
   before(async () => {
-    s3 = await startTestS3()
-    gw = await startGateway(s3)
     key = uniqueKey('docs/Résumé final.pdf')
-    await putObject(s3, key, data, 'application/pdf')
+    await putObject(suite.s3, key, data, 'application/pdf')
     const head = await fetch(url(key), { method: 'HEAD' })
     etag = head.headers.get('etag') ?? ''
     lastModified = head.headers.get('last-modified') ?? ''
   })
-  after(async () => {
-    await gw.close()
-    await s3.close()
-  })
-
   it('streams the object with Content-Type, Content-Length, ETag, Last-Modified, Accept-Ranges and an attachment disposition', async () => {
     const res = await fetch(url(key))
     assert.equal(res.status, 200)
@@ -43,13 +35,13 @@ describe('/download/file', () => {
   })
 
   it('takes the key from filename when s3_key is absent', async () => {
-    const res = await fetch(`${gw.url}/download/file?filename=${encodeURIComponent(key)}`)
+    const res = await fetch(`${suite.gw.url}/download/file?filename=${encodeURIComponent(key)}`)
     assert.equal(res.status, 200)
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), data)
   })
 
   it('answers POST with JSON parameters the same way', async () => {
-    const res = await fetch(`${gw.url}/download/file`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: key }) })
+    const res = await fetch(`${suite.gw.url}/download/file`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: key }) })
     assert.equal(res.status, 200)
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), data)
     assert.match(res.headers.get('content-disposition') ?? '', /^attachment;/)
@@ -72,13 +64,13 @@ describe('/download/file', () => {
     assert.equal(body.code, 'NOT_FOUND')
     assert.equal(body.statusCode, 404)
     assert.equal(body.error, 'Not Found')
-    const post = await fetch(`${gw.url}/download/file`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: missing }) })
+    const post = await fetch(`${suite.gw.url}/download/file`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s3_key: missing }) })
     assert.equal(post.status, 404)
     assert.equal((await fetch(url(missing), { method: 'HEAD' })).status, 404)
   })
 
   it('answers 400 MISSING_KEY and INVALID_KEY', async () => {
-    let res = await fetch(`${gw.url}/download/file`)
+    let res = await fetch(`${suite.gw.url}/download/file`)
     assert.equal(res.status, 400)
     assert.equal((await res.json() as Record<string, unknown>).code, 'MISSING_KEY')
     res = await fetch(url('../etc/passwd'))
@@ -183,7 +175,7 @@ describe('/download/file', () => {
   it('streams a large object without holding it (Content-Length matches the bytes)', async () => {
     const big = uniqueKey('big.bin')
     const size = 24 * 1024 * 1024 + 7
-    await putObject(s3, big, Buffer.alloc(size, 9))
+    await putObject(suite.s3, big, Buffer.alloc(size, 9))
     const res = await fetch(url(big))
     assert.equal(res.headers.get('content-length'), String(size))
     let received = 0

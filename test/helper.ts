@@ -17,6 +17,7 @@ import {
   PutObjectCommand,
   S3Client
 } from '@aws-sdk/client-s3'
+import { after, before } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
@@ -136,6 +137,45 @@ export async function startGateway (s3: TestS3, env: Record<string, string> = {}
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no address')
   return { url: `http://127.0.0.1:${address.port}`, app, config, close: async () => { await app.close() } }
+}
+
+export interface GatewaySuite {
+  s3: TestS3
+  gw: Gateway
+}
+
+/**
+ * Inside a describe(): start a test S3 and a gateway before its tests, close
+ * both after. The fields are set once `before` has run.
+ */
+export function gatewaySuite (env: Record<string, string> = {}): GatewaySuite {
+  const suite = {} as GatewaySuite
+  before(async () => {
+    suite.s3 = await startTestS3()
+    suite.gw = await startGateway(suite.s3, env)
+  })
+  after(async () => {
+    await suite.gw?.close()
+    await suite.s3?.close()
+  })
+  return suite
+}
+
+export interface JsonAnswer {
+  status: number
+  headers: Headers
+  body: Record<string, unknown>
+}
+
+/** fetch, and read the answer as a JSON object */
+export async function fetchJson (url: string, init: RequestInit = {}): Promise<JsonAnswer> {
+  const res = await fetch(url, init)
+  return { status: res.status, headers: res.headers, body: await res.json() as Record<string, unknown> }
+}
+
+/** POST a JSON body (a string is sent as it is) */
+export async function postJson (url: string, body: unknown): Promise<JsonAnswer> {
+  return await fetchJson(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
 }
 
 /** A key no other test uses. */

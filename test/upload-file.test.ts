@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto'
 import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import {
-  countUnfinishedUploads, eventually, noUnfinishedUploads, objectBody, objectHead, putObject, sha256,
-  startGateway, startTestS3, uniqueKey, type Gateway, type TestS3
+  countUnfinishedUploads, eventually, fetchJson, gatewaySuite, noUnfinishedUploads, objectBody, objectHead, putObject, sha256,
+  startGateway, uniqueKey, type Gateway, type JsonAnswer
 } from './helper.js'
 import { hangUpMidBody, multipartBody, send } from './http.js'
 
@@ -34,27 +34,13 @@ function streamBody (source: AsyncGenerator<Buffer>): ReadableStream<Uint8Array>
   })
 }
 
-async function postJson (url: string, init: RequestInit): Promise<{ status: number, body: Record<string, unknown> }> {
-  const res = await fetch(url, init)
-  return { status: res.status, body: await res.json() as Record<string, unknown> }
-}
-
 describe('POST /upload/file', () => {
-  let s3: TestS3
-  let gw: Gateway
+  const suite = gatewaySuite()
   let limited: Gateway
   const LIMIT = 20 * MiB
 
-  before(async () => {
-    s3 = await startTestS3()
-    gw = await startGateway(s3)
-    limited = await startGateway(s3, { MAX_UPLOAD_BYTES: String(LIMIT) })
-  })
-  after(async () => {
-    await limited.close()
-    await gw.close()
-    await s3.close()
-  })
+  before(async () => { limited = await startGateway(suite.s3, { MAX_UPLOAD_BYTES: String(LIMIT) }) })
+  after(async () => { await limited.close() })
 
   describe('multipart/form-data', () => {
     it('stores the file part under s3_key sent before it, with the part type, and answers the contract fields', async () => {
@@ -63,18 +49,18 @@ describe('POST /upload/file', () => {
       const form = new FormData()
       form.append('s3_key', key)
       form.append('file', new Blob([data], { type: 'application/pdf' }), 'original.pdf')
-      const { status, body } = await postJson(`${gw.url}/upload/file`, { method: 'POST', body: form })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file`, { method: 'POST', body: form })
       assert.equal(status, 201)
-      assert.equal(body.bucket, s3.bucket)
+      assert.equal(body.bucket, suite.s3.bucket)
       assert.equal(body.key, key)
       assert.equal(body.size, data.length)
       assert.equal(body.content_type, 'application/pdf')
       assert.equal(body.sha256, sha256(data))
       assert.match(String(body.etag), /^"[0-9a-f-]+"$/)
-      assert.equal(body.message, `File uploaded successfully to s3://${s3.bucket}/${key}`)
+      assert.equal(body.message, `File uploaded successfully to s3://${suite.s3.bucket}/${key}`)
       assert.equal(body.presigned_url, undefined)
-      assert.deepEqual(await objectBody(s3, key), data)
-      assert.equal((await objectHead(s3, key))?.contentType, 'application/pdf')
+      assert.deepEqual(await objectBody(suite.s3, key), data)
+      assert.equal((await objectHead(suite.s3, key))?.contentType, 'application/pdf')
     })
 
     it('takes the key from the part filename when no s3_key or filename is given', async () => {
@@ -82,11 +68,11 @@ describe('POST /upload/file', () => {
       const name = `${uniqueKey('data').replace('/', '-')}.csv`
       const form = new FormData()
       form.append('file', new Blob(['col\n1\n'], { type: 'text/csv' }), name)
-      const { status, body } = await postJson(`${gw.url}/upload/file`, { method: 'POST', body: form })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file`, { method: 'POST', body: form })
       assert.equal(status, 201)
       assert.equal(body.key, name)
       assert.equal(body.content_type, 'text/csv')
-      assert.equal((await objectBody(s3, name))?.toString(), 'col\n1\n')
+      assert.equal((await objectBody(suite.s3, name))?.toString(), 'col\n1\n')
     })
 
     it('lets a body field win over the query, and ignores fields after the file part', async () => {
@@ -97,7 +83,7 @@ describe('POST /upload/file', () => {
         { name: 'file', filename: 'x.txt', type: 'text/plain', data: Buffer.from('field wins') },
         { name: 'content_type', value: 'application/x-late' }
       ])
-      const res = await send(`${gw.url}/upload/file?s3_key=${encodeURIComponent(uniqueKey('query.txt'))}`, {
+      const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(uniqueKey('query.txt'))}`, {
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
         chunks: [payload]
       })
@@ -105,7 +91,7 @@ describe('POST /upload/file', () => {
       const body = JSON.parse(res.body.toString())
       assert.equal(body.key, fieldKey)
       assert.equal(body.content_type, 'text/plain')
-      assert.equal((await objectBody(s3, fieldKey))?.toString(), 'field wins')
+      assert.equal((await objectBody(suite.s3, fieldKey))?.toString(), 'field wins')
     })
 
     it("ignores Dify's __multipart_placeholder__ part", async () => {
@@ -116,19 +102,19 @@ describe('POST /upload/file', () => {
         { name: 's3_key', value: key },
         { name: 'file', filename: 'real.bin', type: 'application/octet-stream', data: Buffer.from([1, 2, 3]) }
       ])
-      const res = await send(`${gw.url}/upload/file`, {
+      const res = await send(`${suite.gw.url}/upload/file`, {
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
         chunks: [payload]
       })
       assert.equal(res.status, 201, res.body.toString())
-      assert.deepEqual(await objectBody(s3, key), Buffer.from([1, 2, 3]))
+      assert.deepEqual(await objectBody(suite.s3, key), Buffer.from([1, 2, 3]))
     })
 
     it('answers 400 MISSING_FILE without a file part, with a hint when "file" came as a text field', async () => {
       const form = new FormData()
       form.append('s3_key', uniqueKey('none.txt'))
       form.append('file', 'just text')
-      const { status, body } = await postJson(`${gw.url}/upload/file`, { method: 'POST', body: form })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file`, { method: 'POST', body: form })
       assert.equal(status, 400)
       assert.equal(body.code, 'MISSING_FILE')
       assert.match(String(body.message), /text field/)
@@ -137,7 +123,7 @@ describe('POST /upload/file', () => {
     it('answers 400 MISSING_KEY when neither s3_key, filename nor a part filename names the object', async () => {
       const boundary = 'nokey'
       const payload = multipartBody(boundary, [{ name: 'file', filename: '', data: Buffer.from('x') }])
-      const res = await send(`${gw.url}/upload/file`, {
+      const res = await send(`${suite.gw.url}/upload/file`, {
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
         chunks: [payload]
       })
@@ -149,50 +135,50 @@ describe('POST /upload/file', () => {
   describe('raw bodies', () => {
     it('stores a body of known length; key and type from the query', async () => {
       const key = uniqueKey('raw.json')
-      const { status, body } = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&content_type=application/json`, {
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&content_type=application/json`, {
         method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/octet-stream' }
       })
       assert.equal(status, 201)
       assert.equal(body.content_type, 'application/json')
-      assert.equal((await objectBody(s3, key))?.toString(), '{"a":1}')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), '{"a":1}')
     })
 
     it("uses the request's Content-Type unless it is uninformative, then guesses from the key", async () => {
       const typed = uniqueKey('page.bin')
-      let res = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(typed)}`, { method: 'POST', body: '<p>', headers: { 'content-type': 'text/html; charset=utf-8' } })
+      let res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(typed)}`, { method: 'POST', body: '<p>', headers: { 'content-type': 'text/html; charset=utf-8' } })
       assert.equal(res.body.content_type, 'text/html; charset=utf-8')
       // curl -d sends application/x-www-form-urlencoded; Dify's binary mode sends none
       const guessed = uniqueKey('image.png')
-      res = await postJson(`${gw.url}/upload/file?filename=${encodeURIComponent(guessed)}`, { method: 'POST', body: 'png', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+      res = await fetchJson(`${suite.gw.url}/upload/file?filename=${encodeURIComponent(guessed)}`, { method: 'POST', body: 'png', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
       assert.equal(res.body.content_type, 'image/png')
-      assert.equal((await objectHead(s3, guessed))?.contentType, 'image/png')
+      assert.equal((await objectHead(suite.s3, guessed))?.contentType, 'image/png')
       const untyped = uniqueKey('blob')
-      const raw = await send(`${gw.url}/upload/file?s3_key=${encodeURIComponent(untyped)}`, { headers: { 'content-length': 3 }, chunks: ['abc'] })
+      const raw = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(untyped)}`, { headers: { 'content-length': 3 }, chunks: ['abc'] })
       assert.equal(raw.status, 201, raw.body.toString())
       assert.equal(JSON.parse(raw.body.toString()).content_type, 'application/octet-stream')
     })
 
     it('stores a chunked body of unknown length', async () => {
       const key = uniqueKey('chunked.txt')
-      const res = await send(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, {
+      const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, {
         headers: { 'transfer-encoding': 'chunked', 'content-type': 'text/plain' },
         chunks: ['hello ', 'chunked ', 'world']
       })
       assert.equal(res.status, 201, res.body.toString())
-      assert.equal((await objectBody(s3, key))?.toString(), 'hello chunked world')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'hello chunked world')
     })
 
     it('stores an empty object for an empty body with an explicit Content-Type; no body at all is MISSING_FILE', async () => {
       const key = uniqueKey('empty.txt')
-      const res = await send(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { headers: { 'content-type': 'text/plain', 'content-length': 0 } })
+      const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { headers: { 'content-type': 'text/plain', 'content-length': 0 } })
       assert.equal(res.status, 201, res.body.toString())
       assert.equal(JSON.parse(res.body.toString()).sha256, sha256(''))
-      assert.equal((await objectBody(s3, key))?.length, 0)
+      assert.equal((await objectBody(suite.s3, key))?.length, 0)
       const none = uniqueKey('none.txt')
-      const missing = await send(`${gw.url}/upload/file?s3_key=${encodeURIComponent(none)}`, {})
+      const missing = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(none)}`, {})
       assert.equal(missing.status, 400)
       assert.equal(JSON.parse(missing.body.toString()).code, 'MISSING_FILE')
-      assert.equal(await objectHead(s3, none), undefined)
+      assert.equal(await objectHead(suite.s3, none), undefined)
     })
 
     it('round-trips a 100 MiB chunked upload and download, compared by SHA-256', async () => {
@@ -201,14 +187,14 @@ describe('POST /upload/file', () => {
       const expected = createHash('sha256')
       for await (const chunk of pseudoRandom(total)) expected.update(chunk)
       const digest = expected.digest('hex')
-      const res = await fetch(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${digest}`, {
+      const res = await fetch(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${digest}`, {
         method: 'POST', body: streamBody(pseudoRandom(total)), duplex: 'half'
       } as RequestInit)
       const body = await res.json() as Record<string, unknown>
       assert.equal(res.status, 201, JSON.stringify(body))
       assert.equal(body.size, total)
       assert.equal(body.sha256, digest)
-      const download = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
+      const download = await fetch(`${suite.gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
       assert.equal(download.status, 200)
       assert.equal(download.headers.get('content-length'), String(total))
       const got = createHash('sha256')
@@ -219,58 +205,58 @@ describe('POST /upload/file', () => {
       }
       assert.equal(size, total)
       assert.equal(got.digest('hex'), digest)
-      assert.equal(await countUnfinishedUploads(s3, key), 0)
+      assert.equal(await countUnfinishedUploads(suite.s3, key), 0)
     })
   })
 
   describe('keys', () => {
     it('stores unicode and odd-character keys exactly and answers them back', async () => {
       const key = `${uniqueKey('dir')}/ü (1)+x&y.txt`
-      const { status, body } = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: 'odd', headers: { 'content-type': 'text/plain' } })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: 'odd', headers: { 'content-type': 'text/plain' } })
       assert.equal(status, 201)
       assert.equal(body.key, key)
-      assert.equal((await objectBody(s3, key))?.toString(), 'odd')
-      const res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'odd')
+      const res = await fetch(`${suite.gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
       assert.equal(await res.text(), 'odd')
       assert.equal(res.headers.get('content-disposition'), 'attachment; filename="_ (1)+x&y.txt"; filename*=UTF-8\'\'%C3%BC%20%281%29%2Bx%26y.txt')
     })
 
     it('strips a leading slash', async () => {
       const key = uniqueKey('slash.txt')
-      const { body } = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent('/' + key)}`, { method: 'POST', body: 's', headers: { 'content-type': 'text/plain' } })
+      const { body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent('/' + key)}`, { method: 'POST', body: 's', headers: { 'content-type': 'text/plain' } })
       assert.equal(body.key, key)
-      assert.equal((await objectBody(s3, key))?.toString(), 's')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 's')
     })
 
     for (const [name, bad] of [['a ".." segment', 'a/../b.txt'], ['a "." segment', './b.txt'], ['a control character', 'a\u0001b.txt'], ['more than 1024 UTF-8 bytes', 'ü'.repeat(513)], ['nothing but slashes', '///']] as const) {
       it(`answers 400 INVALID_KEY for ${name} and stores nothing`, async () => {
-        const res = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(bad)}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+        const res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(bad)}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
         assert.equal(res.status, 400)
         assert.equal(res.body.code, 'INVALID_KEY')
       })
     }
 
     it('answers 400 MISSING_KEY without s3_key or filename', async () => {
-      const res = await postJson(`${gw.url}/upload/file`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+      const res = await fetchJson(`${suite.gw.url}/upload/file`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
       assert.equal(res.status, 400)
       assert.equal(res.body.code, 'MISSING_KEY')
       assert.equal(res.body.message, 'Missing required parameter: s3_key or filename')
     })
 
     it('stores under KEY_PREFIX, answers the caller\'s key and names the stored location', async () => {
-      const prefixed = await startGateway(s3, { KEY_PREFIX: '/tenant-a/' })
+      const prefixed = await startGateway(suite.s3, { KEY_PREFIX: '/tenant-a/' })
       try {
         const key = uniqueKey('p.txt')
-        const { status, body } = await postJson(`${prefixed.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: 'p', headers: { 'content-type': 'text/plain' } })
+        const { status, body } = await fetchJson(`${prefixed.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: 'p', headers: { 'content-type': 'text/plain' } })
         assert.equal(status, 201)
         assert.equal(body.key, key)
-        assert.equal(body.message, `File uploaded successfully to s3://${s3.bucket}/tenant-a/${key}`)
-        assert.equal((await objectBody(s3, `tenant-a/${key}`))?.toString(), 'p')
-        assert.equal(await objectHead(s3, key), undefined)
+        assert.equal(body.message, `File uploaded successfully to s3://${suite.s3.bucket}/tenant-a/${key}`)
+        assert.equal((await objectBody(suite.s3, `tenant-a/${key}`))?.toString(), 'p')
+        assert.equal(await objectHead(suite.s3, key), undefined)
         const res = await fetch(`${prefixed.url}/download/file?s3_key=${encodeURIComponent(key)}`)
         assert.equal(await res.text(), 'p')
         // the 1024-byte limit applies to the stored key
-        const long = await postJson(`${prefixed.url}/upload/file?s3_key=${'k'.repeat(1020)}`, { method: 'POST', body: 'p', headers: { 'content-type': 'text/plain' } })
+        const long = await fetchJson(`${prefixed.url}/upload/file?s3_key=${'k'.repeat(1020)}`, { method: 'POST', body: 'p', headers: { 'content-type': 'text/plain' } })
         assert.equal(long.body.code, 'INVALID_KEY')
       } finally {
         await prefixed.close()
@@ -281,40 +267,39 @@ describe('POST /upload/file', () => {
   describe('sha256', () => {
     it('accepts a matching sha256 (any case)', async () => {
       const key = uniqueKey('ok.txt')
-      const res = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${sha256('ok').toUpperCase()}`, { method: 'POST', body: 'ok', headers: { 'content-type': 'text/plain' } })
+      const res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${sha256('ok').toUpperCase()}`, { method: 'POST', body: 'ok', headers: { 'content-type': 'text/plain' } })
       assert.equal(res.status, 201)
     })
 
     it('answers 400 INVALID_PARAMETER for a sha256 that is not 64 hex characters', async () => {
-      const res = await postJson(`${gw.url}/upload/file?s3_key=x.txt&sha256=abc`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+      const res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=x.txt&sha256=abc`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
       assert.equal(res.status, 400)
       assert.equal(res.body.code, 'INVALID_PARAMETER')
     })
 
-    const mismatches: Array<[string, (key: string, wrong: string) => Promise<{ status: number, body: Record<string, unknown> }>]> = [
-      ['a raw body of known length', async (key, wrong) => await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: 'new content', headers: { 'content-type': 'text/plain' } })],
+    const mismatches: Array<[string, (key: string, wrong: string) => Promise<JsonAnswer>]> = [
+      ['a raw body of known length', async (key, wrong) => await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: 'new content', headers: { 'content-type': 'text/plain' } })],
       ['a chunked body larger than one part (multipart upload)', async (key, wrong) => {
-        const res = await fetch(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: streamBody(pseudoRandom(20 * MiB)), duplex: 'half' } as RequestInit)
-        return { status: res.status, body: await res.json() as Record<string, unknown> }
+        return await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: streamBody(pseudoRandom(20 * MiB)), duplex: 'half' } as RequestInit)
       }],
       ['a multipart/form-data file part', async (key, wrong) => {
         const form = new FormData()
         form.append('s3_key', key)
         form.append('sha256', wrong)
         form.append('file', new Blob([Buffer.alloc(3 * MiB, 1)]), 'f.bin')
-        return await postJson(`${gw.url}/upload/file`, { method: 'POST', body: form })
+        return await fetchJson(`${suite.gw.url}/upload/file`, { method: 'POST', body: form })
       }],
-      ['an empty body', async (key, wrong) => await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: '', headers: { 'content-type': 'text/plain' } })]
+      ['an empty body', async (key, wrong) => await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&sha256=${wrong}`, { method: 'POST', body: '', headers: { 'content-type': 'text/plain' } })]
     ]
     for (const [kind, upload] of mismatches) {
       it(`on mismatch for ${kind}: 400 CHECKSUM_MISMATCH, the earlier object survives, no unfinished upload`, async () => {
         const key = uniqueKey('guarded.bin')
-        await putObject(s3, key, 'earlier')
+        await putObject(suite.s3, key, 'earlier')
         const { status, body } = await upload(key, sha256('something else'))
         assert.equal(status, 400, JSON.stringify(body))
         assert.equal(body.code, 'CHECKSUM_MISMATCH')
-        await noUnfinishedUploads(s3, key)
-        assert.equal((await objectBody(s3, key))?.toString(), 'earlier')
+        await noUnfinishedUploads(suite.s3, key)
+        assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
       })
     }
   })
@@ -329,7 +314,7 @@ describe('POST /upload/file', () => {
       assert.ok(!(res instanceof Error), String(res))
       assert.equal(res.status, 413)
       assert.equal(JSON.parse(res.body.toString()).code, 'PAYLOAD_TOO_LARGE')
-      assert.equal(await objectHead(s3, key), undefined)
+      assert.equal(await objectHead(suite.s3, key), undefined)
     })
 
     it('answers 413 to Expect: 100-continue before the body is sent', async () => {
@@ -352,28 +337,28 @@ describe('POST /upload/file', () => {
 
     it('answers 413 while streaming a chunked body over the limit; the earlier object survives, no unfinished upload', async () => {
       const key = uniqueKey('chunked-over.bin')
-      await putObject(s3, key, 'earlier')
+      await putObject(suite.s3, key, 'earlier')
       const res = await fetch(`${limited.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: streamBody(pseudoRandom(LIMIT + 5 * MiB)), duplex: 'half' } as RequestInit)
       const body = await res.json() as Record<string, unknown>
       assert.equal(res.status, 413)
       assert.equal(body.code, 'PAYLOAD_TOO_LARGE')
-      await noUnfinishedUploads(s3, key)
-      assert.equal((await objectBody(s3, key))?.toString(), 'earlier')
+      await noUnfinishedUploads(suite.s3, key)
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
     })
 
     it('answers 413 for a multipart file over the limit; the earlier object survives', async () => {
       const key = uniqueKey('form-over.bin')
-      await putObject(s3, key, 'earlier')
+      await putObject(suite.s3, key, 'earlier')
       const form = new FormData()
       form.append('s3_key', key)
       form.append('file', new Blob([Buffer.alloc(LIMIT + 1, 2)]), 'f.bin')
-      const res = await postJson(`${limited.url}/upload/file`, { method: 'POST', body: form }).catch((err: Error) => err)
+      const res = await fetchJson(`${limited.url}/upload/file`, { method: 'POST', body: form }).catch((err: Error) => err)
       if (!(res instanceof Error)) {
         assert.equal(res.status, 413)
         assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE')
       }
-      await noUnfinishedUploads(s3, key)
-      assert.equal((await objectBody(s3, key))?.toString(), 'earlier')
+      await noUnfinishedUploads(suite.s3, key)
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
     })
   })
 
@@ -390,19 +375,19 @@ describe('POST /upload/file', () => {
     for (const [kind, bytes, shape] of cases) {
       it(`mid-body with ${kind}: no object, the earlier one survives, no unfinished upload, service healthy`, async () => {
         const key = uniqueKey('cut.bin')
-        await putObject(s3, key, 'earlier')
+        await putObject(suite.s3, key, 'earlier')
         const { headers, prefix } = shape(key)
         const multipartExpected = bytes > 16 * MiB
-        await hangUpMidBody(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, {
+        await hangUpMidBody(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, {
           headers,
           ...(prefix !== undefined ? { prefix } : {}),
           bytes,
           // where the service has begun a multipart upload, hang up only once S3 shows it
-          beforeHangUp: multipartExpected ? async () => { await eventually('a multipart upload in progress', async () => await countUnfinishedUploads(s3, key) > 0) } : undefined
+          beforeHangUp: multipartExpected ? async () => { await eventually('a multipart upload in progress', async () => await countUnfinishedUploads(suite.s3, key) > 0) } : undefined
         })
-        await noUnfinishedUploads(s3, key)
-        assert.equal((await objectBody(s3, key))?.toString(), 'earlier')
-        const health = await fetch(`${gw.url}/healthz`)
+        await noUnfinishedUploads(suite.s3, key)
+        assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+        const health = await fetch(`${suite.gw.url}/healthz`)
         assert.equal(health.status, 200)
       })
     }
@@ -411,19 +396,19 @@ describe('POST /upload/file', () => {
       const key = uniqueKey('complete-then-gone.bin')
       const data = Buffer.alloc(MiB, 3)
       await new Promise<void>((resolve) => {
-        const req = http.request(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', headers: { 'content-length': data.length, 'content-type': 'application/octet-stream' } })
+        const req = http.request(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', headers: { 'content-length': data.length, 'content-type': 'application/octet-stream' } })
         req.on('error', () => {})
         req.end(data, () => { req.destroy(); resolve() })
       })
-      await eventually('the object stored', async () => (await objectHead(s3, key))?.size === data.length)
-      assert.deepEqual(await objectBody(s3, key), data)
+      await eventually('the object stored', async () => (await objectHead(suite.s3, key))?.size === data.length)
+      assert.deepEqual(await objectBody(suite.s3, key), data)
     })
   })
 
   describe('presigned URL on upload', () => {
     it('answers presigned_url and presigned_expires_in when asked (aliases, yes/1), and the URL fetches the object', async () => {
       const key = uniqueKey('shared.txt')
-      const { status, body } = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&generate_presign_url=yes&presign_expiry=900`, { method: 'POST', body: 'shared', headers: { 'content-type': 'text/plain' } })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&generate_presign_url=yes&presign_expiry=900`, { method: 'POST', body: 'shared', headers: { 'content-type': 'text/plain' } })
       assert.equal(status, 201)
       assert.equal(body.presigned_expires_in, 900)
       const url = new URL(String(body.presigned_url))
@@ -435,7 +420,7 @@ describe('POST /upload/file', () => {
 
     it('answers 400 INVALID_PARAMETER for an expiry out of bounds or a bad boolean', async () => {
       for (const query of ['generate_presigned_url=true&presigned_expiration=0', 'generate_presigned_url=true&presigned_expiration=604801', 'generate_presigned_url=maybe', 'presigned_expiration=soon']) {
-        const res = await postJson(`${gw.url}/upload/file?s3_key=bad.txt&${query}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+        const res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=bad.txt&${query}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
         assert.equal(res.status, 400, query)
         assert.equal(res.body.code, 'INVALID_PARAMETER', query)
       }
@@ -443,7 +428,7 @@ describe('POST /upload/file', () => {
 
     it('treats empty strings as absent (Dify sends "" for blank optional fields)', async () => {
       const key = uniqueKey('blank.txt')
-      const { status, body } = await postJson(`${gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&filename=&content_type=&sha256=&generate_presigned_url=&presigned_expiration=`, { method: 'POST', body: 'b', headers: { 'content-type': 'text/plain' } })
+      const { status, body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&filename=&content_type=&sha256=&generate_presigned_url=&presigned_expiration=`, { method: 'POST', body: 'b', headers: { 'content-type': 'text/plain' } })
       assert.equal(status, 201)
       assert.equal(body.content_type, 'text/plain')
       assert.equal(body.presigned_url, undefined)

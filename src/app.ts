@@ -5,7 +5,7 @@ import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
-import errorsPlugin from './plugins/errors.js'
+import errorsPlugin, { answerClientError } from './plugins/errors.js'
 import { ObjectStore } from './s3/store.js'
 import downloadBase64Route from './routes/download-base64.js'
 import downloadFileRoute from './routes/download-file.js'
@@ -44,6 +44,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
   })
   // the SDK logs every failed call (a 404 included) and warns about unretried

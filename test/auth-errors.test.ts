@@ -133,6 +133,22 @@ describe('errors', () => {
     assert.equal((await res.json() as Record<string, unknown>).code, 'INVALID_PARAMETER')
   })
 
+  it('answers requests the HTTP parser refuses in the same JSON shape', async () => {
+    const exchange = async (request: string): Promise<string> => await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(new URL(suite.gw.url).port), '127.0.0.1', () => { socket.end(request) })
+      let answer = ''
+      socket.on('data', (c: Buffer) => { answer += c.toString() })
+      socket.on('end', () => { resolve(answer) })
+      socket.on('error', reject)
+    })
+    let answer = await exchange('POST /upload/file?s3_key=a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc')
+    assert.match(answer, /^HTTP\/1\.1 400 /)
+    assert.equal(JSON.parse(answer.slice(answer.indexOf('{'))).code, 'INVALID_PARAMETER')
+    answer = await exchange(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.match(answer, /^HTTP\/1\.1 431 /)
+    assert.equal(JSON.parse(answer.slice(answer.indexOf('{'))).code, 'PAYLOAD_TOO_LARGE')
+  })
+
   it('answers 415 UNSUPPORTED_MEDIA_TYPE for a malformed Content-Type', async () => {
     const res = await fetch(`${suite.gw.url}/presign`, { method: 'POST', headers: { 'content-type': '/;;' }, body: '{}' })
     assert.equal(res.status, 415)

@@ -1,5 +1,7 @@
 // One error handler: every failure answers JSON in Fastify's shape with a
 // stable code (API.md "Errors"); unknown routes and methods too.
+import type { Socket } from 'node:net'
+import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { AppError, errorBody, type ErrorCode } from '../errors.js'
@@ -46,6 +48,26 @@ export function asAppError (err: unknown): AppError {
     return new AppError('MISSING_FILE', `Malformed multipart body: ${e.message ?? ''}`, { cause: err })
   }
   return new AppError('INTERNAL_ERROR', 'Internal server error', { cause: err })
+}
+
+/**
+ * Requests Node's HTTP parser refuses (both Content-Length and
+ * Transfer-Encoding, bad framing, oversized headers) never reach a route: answer
+ * them in the same JSON shape, then close.
+ */
+export function answerClientError (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [statusCode, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'PAYLOAD_TOO_LARGE', 'The request headers are too large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'INVALID_PARAMETER', 'The request headers did not arrive in time']
+      : [400, 'INVALID_PARAMETER', `Malformed HTTP request (${err.code ?? 'parse error'})`]
+  const body = JSON.stringify({ statusCode, code, error: STATUS_CODES[statusCode], message })
+  socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
 async function errorsPlugin (app: FastifyInstance): Promise<void> {

@@ -65,6 +65,7 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   } finally {
     request.off('close', onRequestClose)
     request.off('error', onSourceError)
+    source.off('error', onSourceError)
     source.unpipe(guard)
     // let the rest of an unwanted body drain so that the client reads our answer
     if (!source.readableEnded) source.resume()

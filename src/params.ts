@@ -3,6 +3,7 @@
 // absent, booleans take true/false/1/0/yes/no, numbers take numeric strings.
 import { ConfigError, parseBoolean } from './config.js'
 import { invalidParameter } from './errors.js'
+import { isMediaType } from './http/headers.js'
 
 export type ParamSource = Record<string, unknown> | undefined | null
 
@@ -57,6 +58,14 @@ export class Params {
       throw invalidParameter(`${names[0] ?? 'expiry'} must be between 1 and ${maxSeconds} seconds (got ${seconds})`)
     }
     return seconds
+  }
+
+  /** content_type: a media type, or absent */
+  contentType (): string | undefined {
+    const value = this.string('content_type')?.trim()
+    if (value === undefined || value === '') return undefined
+    if (!isMediaType(value)) throw invalidParameter(`content_type must be a media type such as "application/pdf" (got ${JSON.stringify(value)})`)
+    return value
   }
 
   sha256 (): string | undefined {

@@ -53,6 +53,13 @@ describe('base64 tools', () => {
       assert.equal(body.presigned_expires_in, 3600)
     })
 
+    it('ignores a malformed data: MIME type (guessing from the key instead)', async () => {
+      const key = uniqueKey('odd.csv')
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: key, file_base64: 'data:te\u0001xt/plain;base64,YQ==' })
+      assert.equal(status, 201)
+      assert.equal(body.content_type, 'text/csv')
+    })
+
     it('treats file_base64 "" as absent (MISSING_FILE), but stores an empty file from an empty data: URI', async () => {
       const { status, body } = await call(`${suite.gw.url}/upload/base64`, { s3_key: uniqueKey('e.txt'), file_base64: '' })
       assert.equal(status, 400)

@@ -96,7 +96,7 @@ describe('POST /presign', () => {
   })
 
   it('answers 400 INVALID_PARAMETER for expiries out of bounds, a bad method, a bad type', async () => {
-    for (const bad of [{ expires_in: 0 }, { expires_in: 604801 }, { expires_in: 'soon' }, { expires_in: 1.5 }, { method: 'DELETE' }, { method: 7 }]) {
+    for (const bad of [{ expires_in: 0 }, { expires_in: 604801 }, { expires_in: 'soon' }, { expires_in: 1.5 }, { method: 'DELETE' }, { method: 7 }, { method: 'PUT', content_type: 'a\u0000b' }]) {
       const { status, body } = await presign(suite.gw, { s3_key: 'a.txt', ...bad })
       assert.equal(status, 400, JSON.stringify(bad))
       assert.equal(body.code, 'INVALID_PARAMETER', JSON.stringify(bad))

@@ -158,6 +158,16 @@ describe('POST /upload/file', () => {
       assert.equal(JSON.parse(raw.body.toString()).content_type, 'application/octet-stream')
     })
 
+    it('answers 400 INVALID_PARAMETER for a content_type that is no media type (it would be a header at S3), storing nothing', async () => {
+      for (const bad of ['text/plain\r\nX-Evil: 1', 'a\u0000b', 'plain']) {
+        const key = uniqueKey('typed.txt')
+        const res = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&content_type=${encodeURIComponent(bad)}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+        assert.equal(res.status, 400, JSON.stringify(bad))
+        assert.equal(res.body.code, 'INVALID_PARAMETER')
+        assert.equal(await objectHead(suite.s3, key), undefined)
+      }
+    })
+
     it('stores a chunked body of unknown length', async () => {
       const key = uniqueKey('chunked.txt')
       const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, {

@@ -39,14 +39,26 @@ export function httpDate (header: string | undefined): Date | undefined {
   return Number.isNaN(time) ? undefined : new Date(time)
 }
 
+const TOKEN = '[A-Za-z0-9!#$&^_.+-]+'
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(\\s*;\\s*${TOKEN}=(${TOKEN}|"[^"\\\\\\x00-\\x1f\\x7f]*"))*\\s*$`)
+
+/** `type/subtype` with optional parameters (RFC 9110 §8.3.1): safe to send as a header */
+export function isMediaType (value: string): boolean {
+  return value.length <= 255 && MEDIA_TYPE.test(value)
+}
+
 // Types that say nothing about the content: curl's default for -d, the generic
 // binary type, and the multipart envelope.
 const UNINFORMATIVE = /^(application\/octet-stream|application\/x-www-form-urlencoded|multipart\/[^;]*)\s*(;|$)/i
 
-/** content_type > what the client sent (unless uninformative) > guessed from the key > octet-stream */
+/**
+ * content_type (validated by Params) > what the client sent (unless
+ * uninformative or malformed) > guessed from the key > octet-stream
+ */
 export function storedContentType (explicit: string | undefined, sent: string | undefined, key: string): string {
-  if (explicit !== undefined && explicit.trim() !== '') return explicit.trim()
-  if (sent !== undefined && sent.trim() !== '' && !UNINFORMATIVE.test(sent.trim())) return sent.trim()
+  if (explicit !== undefined) return explicit
+  const given = sent?.trim()
+  if (given !== undefined && isMediaType(given) && !UNINFORMATIVE.test(given)) return given
   return mime.lookup(key) || 'application/octet-stream'
 }
 

@@ -13,7 +13,7 @@ export default async function presignRoute (app: FastifyInstance): Promise<void>
     const method = (params.string('method') ?? 'GET').toUpperCase()
     if (method !== 'GET' && method !== 'PUT') throw invalidParameter(`method must be GET or PUT (got ${JSON.stringify(method)})`)
     const expiresIn = params.expiry(config.presignDefaultExpiry, config.presignMaxExpiry, 'expires_in', 'presigned_expiration', 'presign_expiry')
-    const contentType = method === 'PUT' ? params.string('content_type') : undefined
+    const contentType = method === 'PUT' ? params.contentType() : undefined
     const url = await store.presign(key.storedKey, method, expiresIn, contentType)
     return {
       bucket: store.bucket,

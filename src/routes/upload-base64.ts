@@ -24,7 +24,7 @@ export default async function uploadBase64Route (app: FastifyInstance): Promise<
     const { data, mimeType } = decodeBase64Strict(text, config.base64MaxBytes)
     const digest = createHash('sha256').update(data).digest('hex')
     if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
-    const contentType = storedContentType(params.string('content_type'), mimeType, key.key)
+    const contentType = storedContentType(params.contentType(), mimeType, key.key)
     const { etag } = await app.store.put(key.storedKey, data, { contentType })
     return await reply.code(201).send(await uploadAnswer(app, key, { size: data.length, sha256: digest, etag }, contentType, presignExpiry))
   })

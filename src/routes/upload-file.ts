@@ -67,7 +67,7 @@ async function rawUpload (app: FastifyInstance, { params, request }: UploadReque
   const sha256 = params.sha256()
   const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
   if (!hasBody(request)) throw new AppError('MISSING_FILE', 'No file: send the file as the request body (raw) or as the "file" part of multipart/form-data')
-  const contentType = storedContentType(params.string('content_type'), request.headers['content-type'], key.key)
+  const contentType = storedContentType(params.contentType(), request.headers['content-type'], key.key)
   // without Transfer-Encoding the length is Content-Length, or 0 when absent (RFC 9112 §6.3)
   const size = request.headers['transfer-encoding'] !== undefined ? undefined : Number(request.headers['content-length'] ?? 0)
   if (size !== undefined && size > config.maxUploadBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${config.maxUploadBytes} bytes`)
@@ -103,7 +103,7 @@ async function multipartUpload (app: FastifyInstance, request: FastifyRequest, r
     const key = resolveObjectKey([params.string('s3_key'), params.string('filename'), part.filename], config.keyPrefix)
     const sha256 = params.sha256()
     const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
-    const contentType = storedContentType(params.string('content_type'), part.mimetype, key.key)
+    const contentType = storedContentType(params.contentType(), part.mimetype, key.key)
     const stored: Stored = await ingest({
       store: app.store,
       storedKey: key.storedKey,

@@ -98,6 +98,12 @@ describe('base64 tools', () => {
       assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
     })
 
+    it('answers 400 INVALID_KEY for a key JSON can hold but UTF-8 cannot (a lone surrogate)', async () => {
+      const { status, body } = await call(`${suite.gw.url}/upload/base64`, '{"s3_key":"a\\ud800b","file_base64":"YQ=="}')
+      assert.equal(status, 400)
+      assert.equal(body.code, 'INVALID_KEY')
+    })
+
     it('answers 400 MISSING_KEY and MISSING_FILE', async () => {
       assert.equal((await call(`${suite.gw.url}/upload/base64`, { file_base64: 'YQ==' })).body.code, 'MISSING_KEY')
       assert.equal((await call(`${suite.gw.url}/upload/base64`, { s3_key: 'a.txt' })).body.code, 'MISSING_FILE')

@@ -13,11 +13,14 @@ export interface ObjectKey {
 
 // \p{Cc}: C0 and C1 control characters, DEL
 const CONTROL = /\p{Cc}/u
+// with the u flag only a lone surrogate matches: JSON can carry one, UTF-8 cannot
+const LONE_SURROGATE = /\p{Cs}/u
 
 /** Why `key` is not acceptable, or undefined when it is. */
 export function keyProblem (key: string): string | undefined {
   if (key === '') return 'the key is empty'
   if (CONTROL.test(key)) return 'the key holds a control character'
+  if (LONE_SURROGATE.test(key)) return 'the key is not valid Unicode (a lone surrogate)'
   if (key.split('/').some((segment) => segment === '.' || segment === '..')) return 'the key has a "." or ".." path segment'
   return undefined
 }

@@ -20,12 +20,12 @@ describe('resolveObjectKey', () => {
   })
 
   it('rejects empty, control characters, dot segments, and stored keys over 1024 bytes', () => {
-    for (const bad of ['/', 'a\u0000b', 'a\nb', 'a\u007fb', 'a\u0085b', '.', '..', 'a/./b', 'a/..', 'é'.repeat(513)]) {
+    for (const bad of ['/', 'a\u0000b', 'a\nb', 'a\u007fb', 'a\u0085b', 'a\ud800b', '\udfff', '.', '..', 'a/./b', 'a/..', 'é'.repeat(513)]) {
       assert.equal(codeOf(() => resolveObjectKey([bad], '')), 'INVALID_KEY', JSON.stringify(bad))
     }
     assert.equal(codeOf(() => resolveObjectKey(['k'.repeat(1024)], '')), undefined)
     assert.equal(codeOf(() => resolveObjectKey(['k'.repeat(1022)], 'pp')), 'INVALID_KEY')
-    for (const fine of ['a..b', '.hidden', 'dir/ü (1)+x&y.txt', 'a//b', '...']) assert.equal(codeOf(() => resolveObjectKey([fine], '')), undefined, fine)
+    for (const fine of ['a..b', '.hidden', 'dir/ü (1)+x&y.txt', 'a//b', '...', 'emoji 😀.png']) assert.equal(codeOf(() => resolveObjectKey([fine], '')), undefined, fine)
   })
 })
 

@@ -1,6 +1,7 @@
 // HTTP header helpers for the tools: Content-Disposition, Range, dates,
 // the stored Content-Type.
 import mime from 'mime-types'
+import type { Conditions, ObjectInfo } from '../s3/store.js'
 
 /**
  * `attachment; filename="<ascii>"; filename*=UTF-8''<pct>` from the key's last
@@ -62,18 +63,6 @@ export function storedContentType (explicit: string | undefined, sent: string | 
   return mime.lookup(key) || 'application/octet-stream'
 }
 
-export interface Validators {
-  etag: string
-  lastModified: Date | undefined
-}
-
-export interface Preconditions {
-  ifMatch?: string | undefined
-  ifNoneMatch?: string | undefined
-  ifModifiedSince?: Date | undefined
-  ifUnmodifiedSince?: Date | undefined
-}
-
 const opaque = (tag: string): string => tag.trim().replace(/^W\//, '')
 const listMatches = (header: string, etag: string): boolean =>
   header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(etag))
@@ -86,7 +75,7 @@ const seconds = (date: Date): number => Math.floor(date.getTime() / 1000)
  * matches, 200 otherwise. Not every S3-compatible server evaluates these
  * (s3rver ignores If-Match), so the service does.
  */
-export function evaluatePreconditions (object: Validators, conditions: Preconditions): 200 | 304 | 412 {
+export function evaluatePreconditions (object: Pick<ObjectInfo, 'etag' | 'lastModified'>, conditions: Conditions): 200 | 304 | 412 {
   const modified = object.lastModified !== undefined ? seconds(object.lastModified) : undefined
   if (conditions.ifMatch !== undefined) {
     if (!listMatches(conditions.ifMatch, object.etag)) return 412

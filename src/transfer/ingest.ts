@@ -27,7 +27,7 @@ export interface Stored {
   etag: string
 }
 
-export function clientHungUp (): AppError {
+function clientHungUp (): AppError {
   return new AppError('MISSING_FILE', 'The client closed the connection before the whole body arrived; nothing was stored')
 }
 

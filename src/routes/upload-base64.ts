@@ -1,5 +1,4 @@
 // s3_upload_base64 — POST /upload/base64: JSON {file_base64}, decoded strictly.
-import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.js'
 import { storedContentType } from '../http/headers.js'
@@ -7,7 +6,7 @@ import { Params } from '../params.js'
 import { resolveObjectKey } from '../s3/keys.js'
 import { Base64UploadBody, UploadQuery } from '../schemas/common.js'
 import { decodeBase64Strict, encodedLength } from '../transfer/base64.js'
-import { checksumMismatch } from '../transfer/upload-guard.js'
+import { storeBuffer } from '../transfer/ingest.js'
 import { uploadAnswer } from './upload-answer.js'
 
 export default async function uploadBase64Route (app: FastifyInstance): Promise<void> {
@@ -22,10 +21,8 @@ export default async function uploadBase64Route (app: FastifyInstance): Promise<
     const text = params.string('file_base64')
     if (text === undefined) throw new AppError('MISSING_FILE', 'Missing required parameter: file_base64')
     const { data, mimeType } = decodeBase64Strict(text, config.base64MaxBytes)
-    const digest = createHash('sha256').update(data).digest('hex')
-    if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
     const contentType = storedContentType(params.contentType(), mimeType, key.key)
-    const { etag } = await app.store.put(key.storedKey, data, { contentType })
-    return await reply.code(201).send(await uploadAnswer(app, key, { size: data.length, sha256: digest, etag }, contentType, presignExpiry))
+    const stored = await storeBuffer(app.store, key.storedKey, data, contentType, sha256)
+    return await reply.code(201).send(await uploadAnswer(app, key, stored, contentType, presignExpiry))
   })
 }

@@ -3,7 +3,7 @@
 // "binary", curl -T / --data-binary), of known or unknown length.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
-import { AppError } from '../errors.js'
+import { AppError, payloadTooLarge } from '../errors.js'
 import { storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
 import { resolveObjectKey } from '../s3/keys.js'
@@ -70,7 +70,7 @@ async function rawUpload (app: FastifyInstance, { params, request }: UploadReque
   const contentType = storedContentType(params.contentType(), request.headers['content-type'], key.key)
   // without Transfer-Encoding the length is Content-Length, or 0 when absent (RFC 9112 §6.3)
   const size = request.headers['transfer-encoding'] !== undefined ? undefined : Number(request.headers['content-length'] ?? 0)
-  if (size !== undefined && size > config.maxUploadBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${config.maxUploadBytes} bytes`)
+  if (size !== undefined && size > config.maxUploadBytes) throw payloadTooLarge(config.maxUploadBytes)
   const stored = await ingest({
     store: app.store,
     storedKey: key.storedKey,

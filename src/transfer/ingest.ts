@@ -33,7 +33,7 @@ function clientHungUp (): AppError {
 
 export async function ingest (options: IngestOptions): Promise<Stored> {
   const { store, storedKey, source, request, size, contentType, maxBytes, sha256 } = options
-  if (size === 0) return await storeEmpty(store, storedKey, contentType, sha256)
+  if (size === 0) return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, sha256)
 
   const guard = new UploadGuard(maxBytes, sha256)
   const abort = new AbortController()
@@ -72,9 +72,10 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   }
 }
 
-async function storeEmpty (store: ObjectStore, storedKey: string, contentType: string, sha256: string | undefined): Promise<Stored> {
-  const digest = createHash('sha256').digest('hex')
+/** Store a body already in memory (an empty one, decoded base64), checking `sha256` first. */
+export async function storeBuffer (store: ObjectStore, storedKey: string, data: Buffer, contentType: string, sha256: string | undefined): Promise<Stored> {
+  const digest = createHash('sha256').update(data).digest('hex')
   if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
-  const { etag } = await store.put(storedKey, Buffer.alloc(0), { contentType })
-  return { size: 0, sha256: digest, etag }
+  const { etag } = await store.put(storedKey, data, { contentType })
+  return { size: data.length, sha256: digest, etag }
 }

@@ -41,7 +41,9 @@ export async function hangUpMidBody (url: string, options: { headers: Record<str
   req.destroy()
 }
 
-export function multipartBody (boundary: string, parts: Array<{ name: string, value?: string, filename?: string, type?: string, data?: Buffer }>): Buffer {
+export interface FormPart { name: string, value?: string, filename?: string, type?: string, data?: Buffer }
+
+function multipartBody (boundary: string, parts: FormPart[]): Buffer {
   const pieces: Buffer[] = []
   for (const part of parts) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`
@@ -52,4 +54,11 @@ export function multipartBody (boundary: string, parts: Array<{ name: string, va
   }
   pieces.push(Buffer.from(`--${boundary}--\r\n`))
   return Buffer.concat(pieces)
+}
+
+/** POST a multipart/form-data body built exactly as given (part order, empty filenames) */
+export async function postMultipart (url: string, parts: FormPart[]): Promise<RawResponse> {
+  const boundary = 'gw-test-boundary'
+  const payload = multipartBody(boundary, parts)
+  return await send(url, { headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length }, chunks: [payload] })
 }

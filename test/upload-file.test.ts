@@ -7,7 +7,7 @@ import {
   countUnfinishedUploads, eventually, fetchJson, gatewaySuite, noUnfinishedUploads, objectBody, objectHead, putObject, sha256,
   startGateway, uniqueKey, type Gateway, type JsonAnswer
 } from './helper.js'
-import { hangUpMidBody, multipartBody, send } from './http.js'
+import { hangUpMidBody, postMultipart, send } from './http.js'
 
 const MiB = 1024 * 1024
 
@@ -77,16 +77,11 @@ describe('POST /upload/file', () => {
 
     it('lets a body field win over the query, and ignores fields after the file part', async () => {
       const fieldKey = uniqueKey('field.txt')
-      const boundary = 'b0undary'
-      const payload = multipartBody(boundary, [
+      const res = await postMultipart(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(uniqueKey('query.txt'))}`, [
         { name: 's3_key', value: fieldKey },
         { name: 'file', filename: 'x.txt', type: 'text/plain', data: Buffer.from('field wins') },
         { name: 'content_type', value: 'application/x-late' }
       ])
-      const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(uniqueKey('query.txt'))}`, {
-        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
-        chunks: [payload]
-      })
       assert.equal(res.status, 201, res.body.toString())
       const body = JSON.parse(res.body.toString())
       assert.equal(body.key, fieldKey)
@@ -96,16 +91,11 @@ describe('POST /upload/file', () => {
 
     it("ignores Dify's __multipart_placeholder__ part", async () => {
       const key = uniqueKey('real.bin')
-      const boundary = 'dify'
-      const payload = multipartBody(boundary, [
+      const res = await postMultipart(`${suite.gw.url}/upload/file`, [
         { name: '__multipart_placeholder__', filename: '', data: Buffer.alloc(0) },
         { name: 's3_key', value: key },
         { name: 'file', filename: 'real.bin', type: 'application/octet-stream', data: Buffer.from([1, 2, 3]) }
       ])
-      const res = await send(`${suite.gw.url}/upload/file`, {
-        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
-        chunks: [payload]
-      })
       assert.equal(res.status, 201, res.body.toString())
       assert.deepEqual(await objectBody(suite.s3, key), Buffer.from([1, 2, 3]))
     })
@@ -121,12 +111,7 @@ describe('POST /upload/file', () => {
     })
 
     it('answers 400 MISSING_KEY when neither s3_key, filename nor a part filename names the object', async () => {
-      const boundary = 'nokey'
-      const payload = multipartBody(boundary, [{ name: 'file', filename: '', data: Buffer.from('x') }])
-      const res = await send(`${suite.gw.url}/upload/file`, {
-        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
-        chunks: [payload]
-      })
+      const res = await postMultipart(`${suite.gw.url}/upload/file`, [{ name: 'file', filename: '', data: Buffer.from('x') }])
       assert.equal(res.status, 400)
       assert.equal(JSON.parse(res.body.toString()).code, 'MISSING_KEY')
     })

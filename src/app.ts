@@ -7,24 +7,35 @@ import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
 import { ObjectStore } from './s3/store.js'
-import downloadBase64Route from './routes/download-base64.js'
-import downloadFileRoute from './routes/download-file.js'
+import { FileFetcher } from './dify/file-url.js'
+import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
+import docsRoutes from './routes/docs.js'
+import downloadBase64 from './routes/download-base64.js'
+import downloadFile from './routes/download-file.js'
 import healthRoutes from './routes/health.js'
-import presignRoute from './routes/presign.js'
-import uploadBase64Route from './routes/upload-base64.js'
-import uploadFileRoute from './routes/upload-file.js'
+import presign from './routes/presign.js'
+import toolRoutes, { type ToolModule } from './routes/tool-routes.js'
+import uploadBase64 from './routes/upload-base64.js'
+import uploadFile from './routes/upload-file.js'
+import uploadUrl from './routes/upload-url.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     store: ObjectStore
+    fileFetcher: FileFetcher
   }
 }
+
+/** the tools; their routes come from the endpoint YAMLs */
+export const TOOL_MODULES: ToolModule[] = [uploadFile, uploadUrl, uploadBase64, downloadFile, downloadBase64, presign]
 
 export interface AppDeps {
   store?: ObjectStore
   /** false: no logging; a stream: log lines go there (tests read them) */
   logger?: false | { stream: DestinationStream }
+  /** where manifest.yaml and endpoints/ are (the repository root by default) */
+  pluginRoot?: string
 }
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
@@ -54,6 +65,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('config', config)
   app.decorate('store', store)
   if (deps.store === undefined) app.addHook('onClose', async () => { store.destroy() })
+  const fileFetcher = new FileFetcher(config.fileUrl)
+  app.decorate('fileFetcher', fileFetcher)
+  app.addHook('onClose', async () => { await fileFetcher.close() })
 
   // the tools' JSON routes take JSON only (Fastify also parses text/plain by default);
   // /upload/file sets up its own parsers
@@ -62,10 +76,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(healthRoutes)
-  await app.register(uploadFileRoute)
-  await app.register(uploadBase64Route)
-  await app.register(downloadFileRoute)
-  await app.register(downloadBase64Route)
-  await app.register(presignRoute)
+  await app.register(docsRoutes)
+  await app.register(toolRoutes, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), modules: TOOL_MODULES })
   return app
 }

@@ -41,7 +41,9 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   DIFY_ENDPOINT: Type.Optional(Type.String()),
-  FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String())
+  FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String()),
+  FILE_URL_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  FILE_URL_MAX_REDIRECTS: Type.Integer({ default: 3, minimum: 0, maximum: 10 })
 })
 type Env = Static<typeof EnvSchema>
 
@@ -78,6 +80,18 @@ export interface Config {
   keyPrefix: string
   logLevel: string
   shutdownTimeoutMs: number
+  fileUrl: FileUrlConfig
+}
+
+/** Where `file_url` may fetch from (API.md; DIFY.md §3). */
+export interface FileUrlConfig {
+  /** base that relative Dify file URLs (`/files/...`) resolve against, no trailing slash */
+  difyEndpoint: string | undefined
+  /** origins (scheme://host[:port]) file URLs may point at: DIFY_ENDPOINT's plus FILE_URL_ALLOWED_ORIGINS */
+  allowedOrigins: string[]
+  /** connect timeout, and the longest silence while waiting for headers or body bytes */
+  timeoutMs: number
+  maxRedirects: number
 }
 
 export class ConfigError extends Error {
@@ -109,6 +123,15 @@ function parseUrl (value: string | undefined, name: string): string | undefined 
     throw new ConfigError(`${name} must be an http(s) URL (got ${JSON.stringify(value)})`)
   }
   return url.href.replace(/\/+$/, '')
+}
+
+function parseOrigins (value: string | undefined, name: string): string[] {
+  return (value ?? '').split(/[\s,]+/).filter((o) => o !== '').map((origin) => {
+    const url = parseUrl(origin, name) as string
+    const { pathname, search } = new URL(url)
+    if (pathname !== '/' || search !== '') throw new ConfigError(`${name} takes origins (scheme://host[:port]) without a path (got ${JSON.stringify(origin)})`)
+    return new URL(url).origin
+  })
 }
 
 function readFileSetting (path: string, name: string): string {
@@ -177,6 +200,11 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     throw new ConfigError(`PRESIGN_DEFAULT_EXPIRY (${env.PRESIGN_DEFAULT_EXPIRY}) must not exceed PRESIGN_MAX_EXPIRY (${env.PRESIGN_MAX_EXPIRY})`)
   }
   const keyPrefix = (env.KEY_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
+  const difyEndpoint = parseUrl(env.DIFY_ENDPOINT, 'DIFY_ENDPOINT')
+  const allowedOrigins = [...new Set([
+    ...(difyEndpoint !== undefined ? [new URL(difyEndpoint).origin] : []),
+    ...parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS')
+  ])]
   const urlHost = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST
 
   return {
@@ -206,6 +234,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     presignMaxExpiry: env.PRESIGN_MAX_EXPIRY,
     keyPrefix,
     logLevel: env.LOG_LEVEL,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    fileUrl: { difyEndpoint, allowedOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS }
   }
 }

@@ -7,19 +7,35 @@ import { AppError } from '../errors.js'
 import { Params } from '../params.js'
 import { resolveObjectKey } from '../s3/keys.js'
 import { DownloadQuery } from '../schemas/common.js'
+import type { ToolModule } from './tool-routes.js'
 import { encodeBase64, encodedLength } from '../transfer/base64.js'
 
 /** Dify's HTTP Request node rejects text responses above 1 MiB */
 export const DIFY_TEXT_LIMIT = 1024 * 1024
 export const BASE64_WARNING = "base64 output exceeds 1 MiB: Dify's HTTP Request node rejects text above 1 MiB; use /download/file or presigned_url"
 
-export default async function downloadBase64Route (app: FastifyInstance): Promise<void> {
-  const schema = { querystring: DownloadQuery }
-  app.get('/download/base64', { schema }, async (request, reply) =>
-    await answer(app, reply, new Params(request.query as Record<string, unknown>)))
-  app.post('/download/base64', { schema: { ...schema, body: DownloadQuery } }, async (request, reply) =>
-    await answer(app, reply, new Params(request.body as Record<string, unknown>, request.query as Record<string, unknown>)))
+const downloadBase64: ToolModule = {
+  name: 's3_download_base64',
+  routes: (app) => {
+    const schema = { querystring: DownloadQuery }
+    return [
+      {
+        method: 'GET',
+        path: '/download/base64',
+        options: { schema },
+        handler: async (request, reply) => await answer(app, reply, new Params(request.query as Record<string, unknown>))
+      },
+      {
+        method: 'POST',
+        path: '/download/base64',
+        options: { schema: { ...schema, body: DownloadQuery } },
+        handler: async (request, reply) =>
+          await answer(app, reply, new Params(request.body as Record<string, unknown>, request.query as Record<string, unknown>))
+      }
+    ]
+  }
 }
+export default downloadBase64
 
 async function answer (app: FastifyInstance, reply: FastifyReply, params: Params): Promise<unknown> {
   const { config, store } = app

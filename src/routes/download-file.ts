@@ -2,6 +2,7 @@
 // streamed, with validators, ranges and conditional requests, and
 // `Content-Disposition: attachment` so that Dify's HTTP node makes it a file.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ToolModule } from './tool-routes.js'
 import { AppError } from '../errors.js'
 import { attachmentDisposition, evaluatePreconditions, httpDate, singleByteRange } from '../http/headers.js'
 import { Params } from '../params.js'
@@ -15,40 +16,60 @@ interface DownloadTarget {
   presignHeaders: Record<string, string>
 }
 
-export default async function downloadFileRoute (app: FastifyInstance): Promise<void> {
-  const schema = { querystring: DownloadQuery }
-  const query = (request: FastifyRequest): Record<string, unknown> => request.query as Record<string, unknown>
-
-  app.get('/download/file', { schema }, async (request, reply) =>
-    await download(request, reply, await target(app, new Params(query(request)))))
-  app.post('/download/file', { schema: { ...schema, body: DownloadQuery } }, async (request, reply) =>
-    await download(request, reply, await target(app, new Params(request.body as Record<string, unknown>, query(request)))))
-  // written out: Fastify's automatic HEAD would run GET and drain the object
-  app.head('/download/file', { schema }, async (request, reply) => {
-    const { key, presignHeaders } = await target(app, new Params(query(request)))
-    const info = await app.store.head(key.storedKey)
-    const status = evaluatePreconditions(info, conditions(request))
-    if (status === 412) throw preconditionFailed()
-    reply.headers(presignHeaders)
-    if (status === 304) return await notModified(reply, info)
-    return await reply.code(200).headers(objectHeaders(key.key, info)).header('content-length', String(info.size)).send()
-  })
-
-  async function download (request: FastifyRequest, reply: FastifyReply, { key, presignHeaders }: DownloadTarget): Promise<unknown> {
-    const given = conditions(request)
-    // S3 evaluates the conditions too, but not every S3-compatible server does
-    // If-Match / If-Unmodified-Since (s3rver ignores them): check those here
-    if (given.ifMatch !== undefined || given.ifUnmodifiedSince !== undefined) {
-      const info = await app.store.head(key.storedKey)
-      if (evaluatePreconditions(info, { ifMatch: given.ifMatch, ifUnmodifiedSince: given.ifUnmodifiedSince }) === 412) throw preconditionFailed()
-    }
-    const result = await app.store.read(key.storedKey, { ...given, range: singleByteRange(request.headers.range) })
-    reply.headers(presignHeaders)
-    if (result.status === 304) return await notModified(reply, result.info)
-    reply.headers(objectHeaders(key.key, result.info)).header('content-length', String(result.contentLength))
-    if (result.contentRange !== undefined) reply.header('content-range', result.contentRange)
-    return await reply.code(result.status).send(result.body)
+const downloadFile: ToolModule = {
+  name: 's3_download_file',
+  routes: (app) => {
+    const schema = { querystring: DownloadQuery }
+    const query = (request: FastifyRequest): Record<string, unknown> => request.query as Record<string, unknown>
+    return [
+      {
+        method: 'GET',
+        path: '/download/file',
+        options: { schema },
+        handler: async (request, reply) => await download(request, reply, await target(app, new Params(query(request))))
+      },
+      {
+        method: 'POST',
+        path: '/download/file',
+        options: { schema: { ...schema, body: DownloadQuery } },
+        handler: async (request, reply) =>
+          await download(request, reply, await target(app, new Params(request.body as Record<string, unknown>, query(request))))
+      },
+      {
+        // written out: Fastify's automatic HEAD would run GET and drain the object
+        method: 'HEAD',
+        path: '/download/file',
+        options: { schema },
+        handler: async (request, reply) => {
+          const { key, presignHeaders } = await target(app, new Params(query(request)))
+          const info = await app.store.head(key.storedKey)
+          const status = evaluatePreconditions(info, conditions(request))
+          if (status === 412) throw preconditionFailed()
+          reply.headers(presignHeaders)
+          if (status === 304) return await notModified(reply, info)
+          return await reply.code(200).headers(objectHeaders(key.key, info)).header('content-length', String(info.size)).send()
+        }
+      }
+    ]
   }
+}
+export default downloadFile
+
+async function download (request: FastifyRequest, reply: FastifyReply, { key, presignHeaders }: DownloadTarget): Promise<unknown> {
+  const app = request.server
+  const given = conditions(request)
+  // S3 evaluates the conditions too, but not every S3-compatible server does
+  // If-Match / If-Unmodified-Since (s3rver ignores them): check those here
+  if (given.ifMatch !== undefined || given.ifUnmodifiedSince !== undefined) {
+    const info = await app.store.head(key.storedKey)
+    if (evaluatePreconditions(info, { ifMatch: given.ifMatch, ifUnmodifiedSince: given.ifUnmodifiedSince }) === 412) throw preconditionFailed()
+  }
+  const result = await app.store.read(key.storedKey, { ...given, range: singleByteRange(request.headers.range) })
+  reply.headers(presignHeaders)
+  if (result.status === 304) return await notModified(reply, result.info)
+  reply.headers(objectHeaders(key.key, result.info)).header('content-length', String(result.contentLength))
+  if (result.contentRange !== undefined) reply.header('content-range', result.contentRange)
+  return await reply.code(result.status).send(result.body)
 }
 
 async function target (app: FastifyInstance, params: Params): Promise<DownloadTarget> {

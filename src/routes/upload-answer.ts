@@ -1,19 +1,10 @@
 // The 201 answer every upload tool gives (API.md "Success responses").
 import type { FastifyInstance } from 'fastify'
 import type { ObjectKey } from '../s3/keys.js'
+import type { UploadResult } from '../schemas/responses.js'
 import type { Stored } from '../transfer/ingest.js'
 
-export interface UploadAnswer {
-  bucket: string
-  key: string
-  size: number
-  etag: string
-  content_type: string
-  sha256: string
-  message: string
-  presigned_url?: string
-  presigned_expires_in?: number
-}
+export type UploadAnswer = UploadResult
 
 export async function uploadAnswer (app: FastifyInstance, key: ObjectKey, stored: Stored, contentType: string, presignExpiry: number | undefined): Promise<UploadAnswer> {
   const { bucket } = app.store

@@ -1,6 +1,7 @@
 // s3_upload_file — POST /upload/file. The body is the file: multipart/form-data
 // (its file part streams to S3 as it arrives), or any raw body (Dify's HTTP node
-// "binary", curl -T / --data-binary), of known or unknown length.
+// "binary", curl -T / --data-binary), of known or unknown length; or JSON
+// {file_url} / {file: {url}}, fetched as s3_upload_from_url does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
 import { AppError, payloadTooLarge } from '../errors.js'
@@ -9,7 +10,9 @@ import { Params } from '../params.js'
 import { resolveObjectKey } from '../s3/keys.js'
 import { UploadQuery } from '../schemas/common.js'
 import { ingest, type Stored } from '../transfer/ingest.js'
+import type { ToolModule } from './tool-routes.js'
 import { uploadAnswer } from './upload-answer.js'
+import { urlUpload } from './upload-url.js'
 
 /** room for multipart framing and the fields sent beside the file */
 const MULTIPART_OVERHEAD = 1024 * 1024
@@ -22,38 +25,43 @@ interface UploadRequest {
   request: FastifyRequest
 }
 
-export default async function uploadFileRoute (app: FastifyInstance): Promise<void> {
-  const { config } = app
-  // This scope parses nothing itself: a raw body stays a stream for the handler.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, app.getDefaultJsonParser('error', 'error'))
-  app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-  await app.register(multipart, {
-    limits: {
-      // above the upload limit: @fastify/multipart silently truncates at fileSize,
-      // so the UploadGuard must be the one that trips (and fails the upload)
-      fileSize: config.maxUploadBytes + 1,
-      fieldSize: FIELD_MAX_BYTES,
-      fields: 64,
-      files: 16,
-      parts: 128,
-      headerPairs: 64
+const uploadFile: ToolModule = {
+  name: 's3_upload_file',
+  setup: async (scope) => {
+    // This scope parses nothing itself: a raw body stays a stream for the handler.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, scope.getDefaultJsonParser('error', 'error'))
+    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+    await scope.register(multipart, {
+      limits: {
+        // above the upload limit: @fastify/multipart silently truncates at fileSize,
+        // so the UploadGuard must be the one that trips (and fails the upload)
+        fileSize: scope.config.maxUploadBytes + 1,
+        fieldSize: FIELD_MAX_BYTES,
+        fields: 64,
+        files: 16,
+        parts: 128,
+        headerPairs: 64
+      }
+    })
+  },
+  routes: (app) => [{
+    method: 'POST',
+    path: '/upload/file',
+    options: {
+      schema: { querystring: UploadQuery },
+      config: { maxBodyBytes: app.config.maxUploadBytes + MULTIPART_OVERHEAD }
+    },
+    handler: async (request, reply) => {
+      const query = request.query as Record<string, unknown>
+      if (request.isMultipart()) return await multipartUpload(app, request, reply, query)
+      // JSON on this route means URL ingestion ({file_url} / {file: {url}}), as on /upload/url
+      if (request.body !== undefined) return await urlUpload(app, request, reply)
+      return await rawUpload(app, { params: new Params(query), request }, reply)
     }
-  })
-
-  app.post('/upload/file', {
-    schema: { querystring: UploadQuery },
-    config: { maxBodyBytes: config.maxUploadBytes + MULTIPART_OVERHEAD }
-  }, async (request, reply) => {
-    const query = request.query as Record<string, unknown>
-    if (request.isMultipart()) return await multipartUpload(app, request, reply, query)
-    if (request.body !== undefined && request.body !== null) {
-      // JSON on this route means URL ingestion ({file_url} / {file: {url}})
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'JSON bodies (file_url) are not supported by this version; send the file as multipart/form-data or as a raw body')
-    }
-    return await rawUpload(app, { params: new Params(query), request }, reply)
-  })
+  }]
 }
+export default uploadFile
 
 function hasBody (request: FastifyRequest): boolean {
   const { headers } = request

@@ -39,6 +39,20 @@ export const Base64UploadBody = Type.Object({
   ...UploadParams
 }, open)
 
+/** A Dify file object (DIFY.md §3); only these fields are read, the rest is ignored. */
+export const DifyFileObject = Type.Object({
+  url: Type.String({ description: 'The file URL: absolute http(s), or a Dify /files/... path resolved against DIFY_ENDPOINT.' }),
+  filename: Type.Optional(Type.String()),
+  mime_type: Type.Optional(Type.String())
+}, open)
+
+export const UrlUploadBody = Type.Object({
+  file_url: Type.Optional(Type.String({ description: 'URL of the file to store: an absolute http(s) URL from an allowed origin, or a Dify file URL such as /files/<id>/file-preview?... (resolved against the gateway\'s DIFY_ENDPOINT).' })),
+  // Dify sends "" for a blank optional field; a string is taken as the URL
+  file: Type.Optional(Type.Union([DifyFileObject, Type.String()], { description: 'A Dify file object {url, filename?, mime_type?}, used when file_url is absent.' })),
+  ...UploadParams
+}, open)
+
 export const PresignBody = Type.Object({
   ...KeyParams,
   method: Type.Optional(Type.String({ description: 'GET (download URL, the default) or PUT (upload URL).' })),

@@ -19,6 +19,8 @@ export interface IngestOptions {
   contentType: string
   maxBytes: number
   sha256?: string | undefined
+  /** the error for a source that breaks mid-way (default: the client hung up) */
+  sourceFailure?: (err: Error) => AppError
 }
 
 export interface Stored {
@@ -32,8 +34,11 @@ function clientHungUp (): AppError {
 }
 
 export async function ingest (options: IngestOptions): Promise<Stored> {
-  const { store, storedKey, source, request, size, contentType, maxBytes, sha256 } = options
-  if (size === 0) return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, sha256)
+  const { store, storedKey, source, request, size, contentType, maxBytes, sha256, sourceFailure = clientHungUp } = options
+  if (size === 0) {
+    source.resume()
+    return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, sha256)
+  }
 
   const guard = new UploadGuard(maxBytes, sha256)
   const abort = new AbortController()
@@ -47,7 +52,7 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   // A client that disconnects mid-body is silent unless someone listens: an
   // IncomingMessage emits 'error' only to listeners, and pipe() adds none.
   const onRequestClose = (): void => { if (!request.complete) fail(clientHungUp()) }
-  const onSourceError = (err: Error): void => { fail(err instanceof AppError ? err : clientHungUp()) }
+  const onSourceError = (err: Error): void => { fail(err instanceof AppError ? err : sourceFailure(err)) }
   guard.on('error', fail)
   request.on('close', onRequestClose)
   request.on('error', onSourceError)

@@ -1,0 +1,186 @@
+// file_url ingestion, the fetching half: resolve a Dify file URL (DIFY.md §3),
+// hold it to the SSRF policy, and open the upstream response as a stream.
+// Only the origins an operator allowed are ever contacted, redirects included.
+import contentDisposition from 'content-disposition'
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
+import type { Readable } from 'node:stream'
+import type { FileUrlConfig } from '../config.js'
+import { AppError, payloadTooLarge } from '../errors.js'
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+function notAllowed (message: string): AppError {
+  return new AppError('URL_NOT_ALLOWED', message)
+}
+
+function fetchFailed (message: string, cause?: unknown): AppError {
+  return new AppError('FETCH_FAILED', message, { cause })
+}
+
+/** A URL with its query and fragment cut: signed Dify URLs must not reach answers or logs. */
+export function redactUrl (url: URL): string {
+  return `${url.origin}${url.pathname}${url.search !== '' ? '?…' : ''}`
+}
+
+/** Check a URL against the policy: http(s), no userinfo, an allowed origin. */
+export function checkAllowed (url: URL, policy: FileUrlConfig): URL {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notAllowed(`file_url must be http or https (got ${url.protocol.replace(/:$/, '')})`)
+  if (url.username !== '' || url.password !== '') throw notAllowed('file_url must not carry a user name or password')
+  if (!policy.allowedOrigins.includes(url.origin)) {
+    const allowed = policy.allowedOrigins.length > 0
+      ? `allowed origins: ${policy.allowedOrigins.join(', ')}`
+      : 'no origin is allowed: set DIFY_ENDPOINT and/or FILE_URL_ALLOWED_ORIGINS'
+    throw notAllowed(`file_url origin ${url.origin} is not allowed (${allowed})`)
+  }
+  return url
+}
+
+/**
+ * Dify's own rule: an absolute http(s) URL as is; a path starting with
+ * `/files/` joined to DIFY_ENDPOINT; anything else is refused.
+ */
+export function resolveFileUrl (raw: string, policy: FileUrlConfig): URL {
+  const text = raw.trim()
+  if (text.startsWith('/')) {
+    if (!text.startsWith('/files/')) throw notAllowed('A relative file_url must start with /files/ (a Dify file URL)')
+    if (policy.difyEndpoint === undefined) throw notAllowed('A relative file_url (/files/...) needs DIFY_ENDPOINT to be set on the gateway; or set FILES_URL in Dify so that it sends absolute URLs')
+    const url = new URL(policy.difyEndpoint + text)
+    // dot segments must not climb out of Dify's /files/ tree
+    if (!url.pathname.startsWith(new URL(policy.difyEndpoint + '/files/').pathname)) throw notAllowed('A relative file_url must stay under /files/')
+    return checkAllowed(url, policy)
+  }
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw notAllowed(`file_url must be an absolute http(s) URL or a Dify /files/ path (got ${JSON.stringify(text.slice(0, 100))})`)
+  }
+  return checkAllowed(url, policy)
+}
+
+export interface Fetched {
+  /** the final URL, after redirects */
+  url: URL
+  body: Readable
+  /** Content-Length, when the upstream declared it */
+  size: number | undefined
+  contentType: string | undefined
+  /** the filename of the upstream's Content-Disposition, if any */
+  filename: string | undefined
+}
+
+function header (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+function dispositionFilename (value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  try {
+    const name = contentDisposition.parse(value).parameters.filename
+    return name !== undefined && name.trim() !== '' ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Dify sends the filename in Content-Disposition only when asked (DIFY.md §3). */
+function askForFilename (url: URL, policy: FileUrlConfig): URL {
+  if (policy.difyEndpoint === undefined || url.origin !== new URL(policy.difyEndpoint).origin) return url
+  if (!url.pathname.includes('/files/') || url.searchParams.has('as_attachment')) return url
+  const asked = new URL(url)
+  asked.searchParams.set('as_attachment', 'true')
+  return asked
+}
+
+function describeFailure (err: unknown, url: URL, timeoutMs: number): AppError {
+  if (err instanceof AppError) return err
+  const where = redactUrl(url)
+  if (err instanceof undiciErrors.ConnectTimeoutError) return fetchFailed(`file_url ${where}: no connection within ${timeoutMs} ms`, err)
+  if (err instanceof undiciErrors.HeadersTimeoutError) return fetchFailed(`file_url ${where}: no response within ${timeoutMs} ms`, err)
+  if (err instanceof undiciErrors.BodyTimeoutError) return fetchFailed(`file_url ${where}: the download stalled for ${timeoutMs} ms`, err)
+  const code = (err as { code?: string }).code
+  const reason = code !== undefined ? `${code}: ${(err as Error).message}` : (err as Error).message
+  return fetchFailed(`file_url ${where} could not be fetched (${reason})`, err)
+}
+
+/** The error to fail an ingestion with when the upstream body breaks mid-way. */
+export function bodyFailure (err: unknown, url: URL, timeoutMs: number): AppError {
+  return describeFailure(err, url, timeoutMs)
+}
+
+/** Fetches file URLs through one connection pool with the policy's timeouts. */
+export class FileFetcher {
+  private readonly agent: Agent
+
+  constructor (private readonly policy: FileUrlConfig) {
+    this.agent = new Agent({
+      connect: { timeout: policy.timeoutMs },
+      headersTimeout: policy.timeoutMs,
+      bodyTimeout: policy.timeoutMs,
+      connections: 64
+    })
+  }
+
+  /**
+   * Open `url` (already resolved and allowed): follow redirects within the
+   * allowed origins, refuse error answers and bodies over `maxBytes`.
+   */
+  async open (start: URL, maxBytes: number, signal?: AbortSignal): Promise<Fetched> {
+    let url = askForFilename(start, this.policy)
+    for (let hop = 0; ; hop++) {
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(url, {
+          dispatcher: this.agent,
+          method: 'GET',
+          headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'dify-s3-gateway' },
+          signal
+        })
+      } catch (err) {
+        throw describeFailure(err, url, this.policy.timeoutMs)
+      }
+      const { statusCode, headers, body } = response
+      if (REDIRECTS.has(statusCode)) {
+        body.dump().catch(() => {})
+        const location = header(headers, 'location')
+        if (location === undefined) throw fetchFailed(`file_url ${redactUrl(url)} answered ${statusCode} without a Location`)
+        if (hop >= this.policy.maxRedirects) throw fetchFailed(`file_url ${redactUrl(start)}: more than ${this.policy.maxRedirects} redirects`)
+        let next: URL
+        try {
+          next = new URL(location, url)
+        } catch {
+          throw fetchFailed(`file_url ${redactUrl(url)} redirected to an invalid URL`)
+        }
+        try {
+          url = checkAllowed(next, this.policy)
+        } catch (err) {
+          throw notAllowed(`file_url ${redactUrl(start)} redirected outside the allowed origins: ${(err as Error).message}`)
+        }
+        continue
+      }
+      if (statusCode < 200 || statusCode > 299) {
+        body.dump().catch(() => {})
+        const hint = statusCode === 401 || statusCode === 403 ? ' (signed Dify file URLs expire after FILES_ACCESS_TIMEOUT, 5 minutes by default)' : ''
+        throw fetchFailed(`file_url ${redactUrl(url)} answered HTTP ${statusCode}${hint}`)
+      }
+      const length = header(headers, 'content-length')
+      const size = length !== undefined && /^\d+$/.test(length) && header(headers, 'content-encoding') === undefined ? Number(length) : undefined
+      if (size !== undefined && size > maxBytes) {
+        body.destroy()
+        throw payloadTooLarge(maxBytes, `file at file_url (${size} bytes)`)
+      }
+      return {
+        url,
+        body,
+        size,
+        contentType: header(headers, 'content-type'),
+        filename: dispositionFilename(header(headers, 'content-disposition'))
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.agent.close()
+  }
+}

@@ -1,0 +1,25 @@
+// GET /openapi.json (the document Dify imports as a custom tool) and /docs
+// (Swagger UI over the same document). Public: they describe, they grant nothing.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import { PLUGIN_ROOT } from '../dify/endpoints.js'
+import { openApiDocument } from '../openapi.js'
+
+const version = (JSON.parse(readFileSync(join(PLUGIN_ROOT, 'package.json'), 'utf8')) as { version: string }).version
+
+export default async function docsRoutes (app: FastifyInstance): Promise<void> {
+  const document = openApiDocument(app.config, version)
+  // every route of this scope, Swagger UI's assets included, needs no key
+  app.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
+
+  app.get('/openapi.json', async (_request, reply) => await reply.header('cache-control', 'no-cache').send(document))
+  await app.register(swagger, { mode: 'static', specification: { document: document as never } })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { displayOperationId: true, deepLinking: true, defaultModelsExpandDepth: 0 },
+    staticCSP: true
+  })
+}

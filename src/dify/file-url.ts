@@ -109,6 +109,12 @@ export function bodyFailure (err: unknown, url: URL, timeoutMs: number): AppErro
   return describeFailure(err, url, timeoutMs)
 }
 
+/** Stop reading an upstream body; the abort it causes is expected, not an error. */
+export function discard (body: Readable): void {
+  body.on('error', () => {})
+  body.destroy()
+}
+
 /** Fetches file URLs through one connection pool with the policy's timeouts. */
 export class FileFetcher {
   private readonly agent: Agent
@@ -167,7 +173,7 @@ export class FileFetcher {
       const length = header(headers, 'content-length')
       const size = length !== undefined && /^\d+$/.test(length) && header(headers, 'content-encoding') === undefined ? Number(length) : undefined
       if (size !== undefined && size > maxBytes) {
-        body.destroy()
+        discard(body)
         throw payloadTooLarge(maxBytes, `file at file_url (${size} bytes)`)
       }
       return {

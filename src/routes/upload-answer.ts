@@ -1,10 +1,10 @@
 // The 201 answer every upload tool gives (API.md "Success responses").
 import type { FastifyInstance } from 'fastify'
 import type { ObjectKey } from '../s3/keys.js'
-import type { UploadResult } from '../schemas/responses.js'
+import type { UploadAnswer } from '../schemas/responses.js'
 import type { Stored } from '../transfer/ingest.js'
 
-export type UploadAnswer = UploadResult
+export type { UploadAnswer }
 
 export async function uploadAnswer (app: FastifyInstance, key: ObjectKey, stored: Stored, contentType: string, presignExpiry: number | undefined): Promise<UploadAnswer> {
   const { bucket } = app.store

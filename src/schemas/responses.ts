@@ -18,7 +18,7 @@ export const UploadResult = Type.Object({
   message: Type.String({ description: 'Where the object was stored, as s3://bucket/key.' }),
   ...presigned
 }, { $id: 'UploadResult' })
-export type UploadResult = Static<typeof UploadResult>
+export type UploadAnswer = Static<typeof UploadResult>
 
 export const Base64Download = Type.Object({
   bucket: Type.String(),

@@ -41,7 +41,8 @@ function toolProperties (properties: Record<string, TSchema>): Record<string, Js
 function jsonBody (properties: Record<string, TSchema>, required: string[]): Json {
   return {
     required: true,
-    content: { 'application/json': { schema: { type: 'object', required, properties: toolProperties(properties) } } }
+    // OpenAPI 3.0: `required` is absent rather than empty
+    content: { 'application/json': { schema: { type: 'object', ...(required.length > 0 ? { required } : {}), properties: toolProperties(properties) } } }
   }
 }
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from werkzeug import Request, Response
+from werkzeug.exceptions import ClientDisconnected
 
 try:
     from dify_plugin import Endpoint
@@ -58,7 +59,10 @@ def gateway_path(path: str) -> str:
 
 def read_body(r: Request) -> bytes | Response:
     declared = r.content_length
-    data = r.stream.read(DIFY_BODY_CAP + 1)
+    try:
+        data = r.stream.read(DIFY_BODY_CAP + 1)
+    except ClientDisconnected:  # werkzeug: the body ended before its Content-Length
+        data, declared = b"", DIFY_BODY_CAP
     if (declared is not None and len(data) < declared) or len(data) >= DIFY_BODY_CAP:
         return error(
             413, "PAYLOAD_TOO_LARGE",

@@ -132,7 +132,7 @@ export class FileFetcher {
    * Open `url` (already resolved and allowed): follow redirects within the
    * allowed origins, refuse error answers and bodies over `maxBytes`.
    */
-  async open (start: URL, maxBytes: number, signal?: AbortSignal): Promise<Fetched> {
+  async open (start: URL, maxBytes: number): Promise<Fetched> {
     let url = askForFilename(start, this.policy)
     for (let hop = 0; ; hop++) {
       let response: Dispatcher.ResponseData
@@ -140,8 +140,7 @@ export class FileFetcher {
         response = await request(url, {
           dispatcher: this.agent,
           method: 'GET',
-          headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'dify-s3-gateway' },
-          signal
+          headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'dify-s3-gateway' }
         })
       } catch (err) {
         throw describeFailure(err, url, this.policy.timeoutMs)

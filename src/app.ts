@@ -1,11 +1,14 @@
 // buildApp(config, deps): the whole service as a Fastify instance — what
 // server.ts starts and what tests build.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
+import metricsPlugin from './plugins/metrics.js'
 import { ObjectStore } from './s3/store.js'
 import { FileFetcher } from './dify/file-url.js'
 import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
@@ -34,17 +37,43 @@ export interface AppDeps {
   store?: ObjectStore
   /** false: no logging; a stream: log lines go there (tests read them) */
   logger?: false | { stream: DestinationStream }
+  /** export the process's CPU, memory and GC metrics too (once per process: server.ts) */
+  processMetrics?: boolean
   /** where manifest.yaml and endpoints/ are (the repository root by default) */
   pluginRoot?: string
 }
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
 
+/** pino-pretty is a development dependency: absent from production installs */
+function prettyTransport (): { target: string, options: Record<string, unknown> } | undefined {
+  try {
+    return { target: import.meta.resolve('pino-pretty'), options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+  } catch {
+    return undefined
+  }
+}
+
+/** A caller's X-Request-Id when it is a plain token, else a fresh one: ids land in logs verbatim. */
+export function requestId (request: IncomingMessage): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && /^[\w.:@-]{1,128}$/.test(given) ? given : randomUUID()
+}
+
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const transport = deps.logger === undefined && config.logFormat === 'pretty' ? prettyTransport() : undefined
   const app = Fastify({
     logger: deps.logger === false
       ? false
-      : { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, ...(deps.logger !== undefined ? { stream: deps.logger.stream } : {}) },
+      : {
+          level: config.logLevel,
+          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          ...(deps.logger !== undefined ? { stream: deps.logger.stream } : {}),
+          ...(transport !== undefined ? { transport } : {})
+        },
+    // every log line of a request carries its id (reqId), and so does the answer
+    genReqId: requestId,
+    requestIdHeader: false,
     // JSON bodies; uploads stream past this (their limit is MAX_UPLOAD_BYTES)
     bodyLimit: 1024 * 1024,
     // no overall request deadline: a 5 GiB upload over a slow link must not be
@@ -73,6 +102,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // /upload/file sets up its own parsers
   app.removeContentTypeParser('text/plain')
   await app.register(errorsPlugin)
+  // first, so that requests refused by auth are counted too
+  await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true })
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(healthRoutes)

@@ -39,6 +39,7 @@ const EnvSchema = Type.Object({
   PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
   KEY_PREFIX: Type.Optional(Type.String()),
   LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  LOG_FORMAT: Type.Optional(Type.Unsafe<'json' | 'pretty'>({ type: 'string', enum: ['json', 'pretty'] })),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   DIFY_ENDPOINT: Type.Optional(Type.String()),
   FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String()),
@@ -79,6 +80,8 @@ export interface Config {
   presignMaxExpiry: number
   keyPrefix: string
   logLevel: string
+  /** pino JSON lines, or readable lines (development default, when pino-pretty is installed) */
+  logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
   fileUrl: FileUrlConfig
 }
@@ -234,6 +237,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     presignMaxExpiry: env.PRESIGN_MAX_EXPIRY,
     keyPrefix,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     fileUrl: { difyEndpoint, allowedOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS }
   }

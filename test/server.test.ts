@@ -15,7 +15,7 @@ const SERVER = ['--import', 'tsx', 'src/server.ts']
 function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(S3_|API_KEYS|BUCKET_NAME|KEY_PREFIX|NODE_ENV|HOST|PORT|DATA_DIR|LOG_LEVEL|AUTH_DISABLED)/.test(name)) env[name] = value
+    if (!/^(S3_|API_KEYS|BUCKET_NAME|KEY_PREFIX|NODE_ENV|HOST|PORT|DATA_DIR|LOG_LEVEL|LOG_FORMAT|AUTH_DISABLED)/.test(name)) env[name] = value
   }
   return { ...env, ...extra }
 }
@@ -53,6 +53,14 @@ async function refusal (env: Record<string, string>): Promise<{ code: number | n
   return { code, stderr }
 }
 
+async function waitFor (check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the log line')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 /** the stderr lines that are ours (Node may print its own warnings) */
 const ownLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('dify-s3-gateway:'))
 
@@ -69,6 +77,12 @@ describe('the server process', { timeout: 120_000 }, () => {
       assert.equal(up.status, 201)
       const down = await fetch(`${running.url}/download/file?s3_key=hello.txt`)
       assert.equal(await down.text(), 'hello')
+      // development logs are for people: pino-pretty lines, not JSON
+      const id = down.headers.get('x-request-id') ?? ''
+      await waitFor(() => running.output().includes(id))
+      assert.ok(!/^\{"level"/m.test(running.output()), running.output())
+      assert.match(running.output(), /INFO.*Server listening/)
+      assert.match(running.output(), new RegExp(`reqId: "${id}"`))
     } finally {
       assert.equal(await stop(running), 0)
     }
@@ -107,15 +121,19 @@ describe('the server process', { timeout: 120_000 }, () => {
     assert.match(ownLines(stderr).join('\n'), /API_KEYS .*AUTH_DISABLED=true/)
   })
 
-  it('starts while S3 is down: /healthz 200, /readyz 503', async () => {
+  it('starts while S3 is down (/healthz 200, /readyz 503), logging JSON lines with the request id in production', async () => {
     const server = net.createServer()
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const { port } = server.address() as net.AddressInfo
     await new Promise((resolve) => server.close(resolve))
-    const running = await start({ S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', BUCKET_NAME: 'dify' })
+    const running = await start({ NODE_ENV: 'production', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', BUCKET_NAME: 'dify' })
     try {
-      assert.equal((await fetch(`${running.url}/healthz`)).status, 200)
+      assert.equal((await fetch(`${running.url}/healthz`, { headers: { 'x-request-id': 'probe-42' } })).status, 200)
       assert.equal((await fetch(`${running.url}/readyz`)).status, 503)
+      await waitFor(() => running.output().includes('probe-42'))
+      const lines = running.output().split('\n').filter((l) => l.startsWith('{'))
+      const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'probe-42')
+      assert.deepEqual(ours.map((l) => l.msg), ['incoming request', 'request completed'])
     } finally {
       assert.equal(await stop(running), 0)
     }

@@ -54,6 +54,11 @@ function prettyTransport (): { target: string, options: Record<string, unknown> 
   }
 }
 
+/** A request's URL for the log: a file_url in the query is a signed Dify URL, a credential for 5 minutes. */
+export function loggedUrl (url: string): string {
+  return url.replace(/([?&]file_url=)[^&]*/g, '$1[redacted]')
+}
+
 /** A caller's X-Request-Id when it is a plain token, else a fresh one: ids land in logs verbatim. */
 export function requestId (request: IncomingMessage): string {
   const given = request.headers['x-request-id']
@@ -68,6 +73,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       : {
           level: config.logLevel,
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+          serializers: {
+            req: (request: { method: string, url: string, hostname?: string, ip?: string, socket?: { remotePort?: number } }) =>
+              ({ method: request.method, url: loggedUrl(request.url), host: request.hostname, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
+          },
           ...(deps.logger !== undefined ? { stream: deps.logger.stream } : {}),
           ...(transport !== undefined ? { transport } : {})
         },

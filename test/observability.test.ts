@@ -127,5 +127,14 @@ describe('observability', () => {
       assert.deepEqual(ours.map((l) => l.msg), ['incoming request', 'No such object: ' + String(ours[1]?.msg).slice('No such object: '.length), 'request completed'])
       assert.ok(logLines.every((l) => !l.includes(KEY)), 'the key never reaches the log')
     })
+
+    it('keeps a signed file_url in the query string out of the log', async () => {
+      const signed = encodeURIComponent('/files/abc/file-preview?timestamp=1&nonce=2&sign=very-secret-signature')
+      await fetch(`${gw.url}/upload/url?s3_key=a.txt&file_url=${signed}`, { method: 'POST', headers: { ...authHeaders(KEY), 'x-request-id': 'signed-url-1' } })
+      await eventually('the request logged', async () => logLines.some((l) => l.includes('request completed') && l.includes('signed-url-1')))
+      const incoming = logLines.map((l) => JSON.parse(l) as { reqId?: string, req?: { url?: string } }).find((l) => l.reqId === 'signed-url-1' && l.req !== undefined)
+      assert.equal(incoming?.req?.url, '/upload/url?s3_key=a.txt&file_url=[redacted]')
+      assert.ok(logLines.every((l) => !l.includes('very-secret-signature')))
+    })
   })
 })

@@ -9,6 +9,7 @@ import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
 import metricsPlugin from './plugins/metrics.js'
+import overloadPlugin from './plugins/overload.js'
 import { ObjectStore } from './s3/store.js'
 import { FileFetcher } from './dify/file-url.js'
 import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
@@ -102,7 +103,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const store = deps.store ?? new ObjectStore(config.s3, { debug: () => {}, info: () => {}, warn: sdkLog, error: sdkLog })
   app.decorate('config', config)
   app.decorate('store', store)
-  if (deps.store === undefined) app.addHook('onClose', async () => { store.destroy() })
+  if (deps.store === undefined) {
+    app.addHook('onClose', async () => {
+      // an upload cut by shutdown is still aborting its multipart upload: let it
+      await store.settle(config.s3.timeoutMs)
+      store.destroy()
+    })
+  }
   const fileFetcher = new FileFetcher(config.fileUrl)
   app.decorate('fileFetcher', fileFetcher)
   app.addHook('onClose', async () => { await fileFetcher.close() })
@@ -116,6 +123,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
+  await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers })
   await app.register(healthRoutes)
   await app.register(docsRoutes)
   await app.register(toolRoutes, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), modules: TOOL_MODULES })

@@ -30,10 +30,18 @@ async function main (): Promise<void> {
     app.addHook('onClose', async () => { await embedded?.close() })
   }
 
-  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+  // SIGTERM/SIGINT: stop accepting, let transfers finish for SHUTDOWN_TIMEOUT_MS,
+  // then cut what still runs (its upload is aborted: nothing half-written) and
+  // exit 0. close-with-grace's own deadline is only the last resort.
+  closeWithGrace({ delay: config.shutdownTimeoutMs + config.s3.timeoutMs + 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down')
+    else app.log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new requests, waiting for transfers')
+    const cut = setTimeout(() => {
+      app.log.warn('shutdown timeout: closing the connections still open, their transfers are aborted')
+      app.server.closeAllConnections()
+    }, config.shutdownTimeoutMs)
     await app.close()
+    clearTimeout(cut)
   })
 
   await app.listen({ host: config.host, port: config.port })

@@ -7,7 +7,9 @@ import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import http from 'node:http'
 import { describe, it } from 'node:test'
+import { countUnfinishedUploads, eventually, noUnfinishedUploads, objectBody, putObject, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
 const SERVER = ['--import', 'tsx', 'src/server.ts']
 
@@ -137,5 +139,77 @@ describe('the server process', { timeout: 120_000 }, () => {
     } finally {
       assert.equal(await stop(running), 0)
     }
+  })
+
+  describe('graceful shutdown (SIGTERM)', () => {
+    const s3Env = (s3: TestS3, extra: Record<string, string>): Record<string, string> => ({
+      S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKeyId, S3_SECRET_KEY: s3.secretAccessKey, BUCKET_NAME: s3.bucket, LOG_FORMAT: 'json', ...extra
+    })
+
+    /** an upload whose body the test sends in two halves, with time in between */
+    function halfSent (url: string, headers: Record<string, string | number>, first: Buffer): { req: http.ClientRequest, answer: Promise<{ status: number, body: string }> } {
+      const req = http.request(url, { method: 'POST', headers })
+      const answer = new Promise<{ status: number, body: string }>((resolve, reject) => {
+        req.on('response', (res) => {
+          let body = ''
+          res.on('data', (c: Buffer) => { body += c.toString() })
+          res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+        })
+        req.on('error', reject)
+      })
+      req.write(first)
+      return { req, answer }
+    }
+
+    it('lets an upload in flight finish, refuses new connections, and exits 0', async () => {
+      const s3 = await startTestS3()
+      const running = await start(s3Env(s3, { SHUTDOWN_TIMEOUT_MS: '10000' }))
+      try {
+        const key = uniqueKey('in-flight.bin')
+        const data = Buffer.alloc(4 * 1024 * 1024, 7)
+        const upload = halfSent(`${running.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { 'content-length': data.length }, data.subarray(0, 1024 * 1024))
+        await waitFor(() => running.output().includes('"url":"/upload/file'))
+        const exited = new Promise<number | null>((resolve) => running.child.once('exit', resolve))
+        running.child.kill('SIGTERM')
+        await waitFor(() => running.output().includes('shutting down'))
+        await assert.rejects(fetch(`${running.url}/healthz`), 'no new connections once shutting down')
+        upload.req.end(data.subarray(1024 * 1024))
+        const answer = await upload.answer
+        assert.equal(answer.status, 201, answer.body)
+        assert.equal(JSON.parse(answer.body).sha256, sha256(data))
+        assert.equal(await exited, 0, running.output())
+        assert.equal((await objectBody(s3, key))?.length, data.length)
+      } finally {
+        running.child.kill('SIGKILL')
+        await s3.close()
+      }
+    })
+
+    it('cuts an upload that outlasts SHUTDOWN_TIMEOUT_MS: nothing stored, its multipart upload aborted, exit 0', async () => {
+      const s3 = await startTestS3()
+      const running = await start(s3Env(s3, { SHUTDOWN_TIMEOUT_MS: '1500' }))
+      try {
+        const key = uniqueKey('stalled.bin')
+        await putObject(s3, key, 'earlier version')
+        // chunked, past the first 8 MiB part: a multipart upload is open when the client stalls
+        const upload = halfSent(`${running.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { 'transfer-encoding': 'chunked' }, Buffer.alloc(10 * 1024 * 1024, 1))
+        upload.answer.catch(() => {})
+        await waitFor(() => running.output().includes('"url":"/upload/file'))
+        await eventually('a multipart upload open', async () => await countUnfinishedUploads(s3, key) > 0)
+        const started = Date.now()
+        const exited = new Promise<number | null>((resolve) => running.child.once('exit', resolve))
+        running.child.kill('SIGTERM')
+        assert.equal(await exited, 0, running.output())
+        const took = Date.now() - started
+        assert.ok(took >= 1400 && took < 15_000, `exited after ${took} ms`)
+        assert.match(running.output(), /shutdown timeout/)
+        upload.req.destroy()
+        assert.equal((await objectBody(s3, key))?.toString(), 'earlier version')
+        await noUnfinishedUploads(s3, key)
+      } finally {
+        running.child.kill('SIGKILL')
+        await s3.close()
+      }
+    })
   })
 })

@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { asAppError } from './errors.js'
+import { isTransferRoute } from './overload.js'
 
 export interface MetricsOptions {
   /** also export the process's own metrics (CPU, RSS, event loop, GC): once per process */
@@ -18,11 +19,6 @@ const PREFIX = 's3_gateway_'
 /** the route pattern, never the raw URL: bounded label values */
 function routeOf (request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unmatched'
-}
-
-/** routes that move object bytes */
-function isTransfer (route: string): boolean {
-  return route.startsWith('/upload/') || route.startsWith('/download/')
 }
 
 async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Promise<void> {
@@ -48,7 +44,7 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
 
   app.addHook('onRequest', async (request, reply) => {
     const route = routeOf(request)
-    if (isTransfer(route)) {
+    if (isTransferRoute(route)) {
       inFlight.inc({ route })
       // 'close' comes exactly once: after the response, or when the client is gone
       reply.raw.once('close', () => { inFlight.dec({ route }) })

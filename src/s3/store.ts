@@ -107,7 +107,29 @@ export class ObjectStore {
    * destroy it with an error (or abort `signal`): S3 then keeps nothing, and
    * the promise settles only after any multipart upload has been aborted.
    */
+  /** writes under way: shutdown waits for them, so that an aborted one still cleans up after itself */
+  private readonly writes = new Set<Promise<unknown>>()
+
   async put (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
+    const write = this.write(key, body, options)
+    this.writes.add(write)
+    try {
+      return await write
+    } finally {
+      this.writes.delete(write)
+    }
+  }
+
+  /** Wait (at most `timeoutMs`) for the writes under way to finish or to finish failing. */
+  async settle (timeoutMs: number): Promise<void> {
+    if (this.writes.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    await Promise.race([Promise.allSettled([...this.writes]), deadline])
+    clearTimeout(timer)
+  }
+
+  private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const { size, contentType, signal } = options
     try {
       if (Buffer.isBuffer(body) || (size !== undefined && size <= MAX_SINGLE_PUT)) {

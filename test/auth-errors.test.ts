@@ -13,10 +13,13 @@ const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
 /** every tool route (public: /healthz, /readyz) */
 const TOOL_ROUTES: Array<[string, string]> = [
-  ['POST', '/upload/file'], ['POST', '/upload/base64'],
+  ['POST', '/upload/file'], ['POST', '/upload/url'], ['POST', '/upload/base64'],
   ['GET', '/download/file'], ['HEAD', '/download/file'], ['POST', '/download/file'],
   ['GET', '/download/base64'], ['POST', '/download/base64'], ['POST', '/presign']
 ]
+
+/** API.md: the routes that need no key */
+const PUBLIC_PATHS = ['/healthz', '/readyz', '/openapi.json']
 
 /** a loopback port with nothing listening */
 async function closedPort (): Promise<number> {
@@ -91,6 +94,24 @@ describe('API keys', () => {
       req.flushHeaders()
     })
     assert.deepEqual(answer, { status: 401, continued: false })
+  })
+
+  it('lets no route outside the public list answer without a valid key (route inventory)', async () => {
+    const inventory = gw.app.routeInventory()
+    const isPublicPath = (url: string): boolean => PUBLIC_PATHS.includes(url) || url === '/docs' || url.startsWith('/docs/')
+    assert.ok(inventory.length >= 20, `${inventory.length} routes`)
+    assert.deepEqual(inventory.filter((r) => r.public && !isPublicPath(r.url)), [], 'only the public list is flagged public')
+    for (const route of inventory) {
+      const url = gw.url + route.url.replace(/\*$/, 'static/index.html').replace(/:(\w+)/g, 'x')
+      for (const headers of [{}, { authorization: 'Bearer wrong-key' }, { 'x-api-key': 'wrong-key' }] as Array<Record<string, string>>) {
+        const res = await fetch(url, { method: route.method, headers })
+        if (isPublicPath(route.url)) assert.notEqual(res.status, 401, `${route.method} ${route.url} is public`)
+        else assert.equal(res.status, 401, `${route.method} ${route.url} answered ${res.status} with ${JSON.stringify(headers)}`)
+        await res.arrayBuffer().catch(() => undefined)
+      }
+    }
+    for (const [method, path] of TOOL_ROUTES) assert.ok(inventory.some((r) => r.method === method && r.url === path), `${method} ${path} is in the inventory`)
+    assert.ok(inventory.some((r) => r.url === '/metrics' && !r.public), '/metrics needs a key')
   })
 
   it('never logs a key, an Authorization header or the S3 secret', async () => {

@@ -70,12 +70,26 @@ export function answerClientError (err: NodeJS.ErrnoException & { rawPacket?: un
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
+export interface RouteEntry { method: string, url: string, public: boolean }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** every route the app serves, with its auth flag (the route-inventory test reads it) */
+    routeInventory: () => RouteEntry[]
+  }
+}
+
 async function errorsPlugin (app: FastifyInstance): Promise<void> {
   // path → methods, to tell 405 from 404
   const methodsByPath = new Map<string, Set<string>>()
+  const inventory: RouteEntry[] = []
+  app.decorate('routeInventory', () => [...inventory])
   app.addHook('onRoute', (route) => {
     const methods = methodsByPath.get(route.url) ?? new Set<string>()
-    for (const m of [route.method].flat()) methods.add(m)
+    for (const m of [route.method].flat()) {
+      methods.add(m)
+      inventory.push({ method: m, url: route.url, public: route.config?.public === true })
+    }
     methodsByPath.set(route.url, methods)
   })
 

@@ -3,11 +3,13 @@
 // answers each with the contract's code in bounded time and recovers.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { eventually, fetchJson, objectBody, putObject, startGateway, startTestS3, uniqueKey, type Gateway, type TestS3 } from './helper.js'
 
 const TIMEOUT_MS = 1500
+const MiB = 1024 * 1024
 
 describe('S3 faults', () => {
   let s3: TestS3
@@ -113,5 +115,21 @@ describe('S3 faults', () => {
     } finally {
       await proxy.setMode({ kind: 'pass' })
     }
+  })
+
+  it('a client that stops reading does not pin memory: the gateway stops pulling from S3', async () => {
+    const key = uniqueKey('huge.bin')
+    const chunk = randomBytes(MiB)
+    await putObject(s3, key, Buffer.concat(Array.from({ length: 48 }, () => chunk)))
+    const started = proxy.downstreamBytes
+    const req = http.get(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
+    const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve))
+    assert.equal(res.statusCode, 200)
+    res.pause()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const pulled = (proxy.downstreamBytes - started) / MiB
+    assert.ok(pulled < 16, `the gateway pulled ${pulled.toFixed(1)} MiB of 48 for a client that read nothing`)
+    req.destroy()
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200)
   })
 })

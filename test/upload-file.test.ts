@@ -387,6 +387,24 @@ describe('POST /upload/file', () => {
       })
     }
 
+    // cut points drawn at random (seed printed; FAULT_SEED=<n> replays a run)
+    const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000)
+    let state = seed
+    const random = (): number => { state = (state * 1_103_515_245 + 12_345) % 2_147_483_648; return state / 2_147_483_648 }
+    const randomCases = cases.filter(([kind]) => kind !== 'a chunked body past several parts').flatMap(([kind, , shape]) =>
+      Array.from({ length: 4 }, () => [kind, 1 + Math.floor(random() * 24 * MiB), shape] as const))
+    for (const [kind, bytes, shape] of randomCases) {
+      it(`at a random point (byte ${bytes}, FAULT_SEED=${seed}) with ${kind}: nothing stored, nothing left unfinished, service healthy`, async () => {
+        const key = uniqueKey('random-cut.bin')
+        await putObject(suite.s3, key, 'earlier')
+        const { headers, prefix } = shape(key)
+        await hangUpMidBody(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { headers, ...(prefix !== undefined ? { prefix } : {}), bytes })
+        await noUnfinishedUploads(suite.s3, key)
+        assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+        assert.equal((await fetch(`${suite.gw.url}/healthz`)).status, 200)
+      })
+    }
+
     it('after sending the whole body: the object is stored', async () => {
       const key = uniqueKey('complete-then-gone.bin')
       const data = Buffer.alloc(MiB, 3)

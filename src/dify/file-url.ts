@@ -67,6 +67,8 @@ export interface Fetched {
   contentType: string | undefined
   /** the filename of the upstream's Content-Disposition, if any */
   filename: string | undefined
+  /** the error to fail an ingestion with when the body breaks mid-way */
+  failure: (err: unknown) => AppError
 }
 
 function header (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
@@ -102,11 +104,6 @@ function describeFailure (err: unknown, url: URL, timeoutMs: number): AppError {
   const code = (err as { code?: string }).code
   const reason = code !== undefined ? `${code}: ${(err as Error).message}` : (err as Error).message
   return fetchFailed(`file_url ${where} could not be fetched (${reason})`, err)
-}
-
-/** The error to fail an ingestion with when the upstream body breaks mid-way. */
-export function bodyFailure (err: unknown, url: URL, timeoutMs: number): AppError {
-  return describeFailure(err, url, timeoutMs)
 }
 
 /** Stop reading an upstream body; the abort it causes is expected, not an error. */
@@ -180,7 +177,8 @@ export class FileFetcher {
         body,
         size,
         contentType: header(headers, 'content-type'),
-        filename: dispositionFilename(header(headers, 'content-disposition'))
+        filename: dispositionFilename(header(headers, 'content-disposition')),
+        failure: (err) => describeFailure(err, url, this.policy.timeoutMs)
       }
     }
   }

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
 import { isMediaType, storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
-import { bodyFailure, discard, resolveFileUrl } from '../dify/file-url.js'
+import { discard, resolveFileUrl } from '../dify/file-url.js'
 import { resolveObjectKey } from '../s3/keys.js'
 import { UploadQuery, UrlUploadBody } from '../schemas/common.js'
 import { ingest } from '../transfer/ingest.js'
@@ -63,7 +63,7 @@ export async function urlUpload (app: FastifyInstance, request: FastifyRequest, 
       contentType,
       maxBytes: config.maxUploadBytes,
       sha256,
-      sourceFailure: (err) => bodyFailure(err, fetched.url, config.fileUrl.timeoutMs)
+      sourceFailure: fetched.failure
     })
     return await reply.code(201).send(await uploadAnswer(app, key, stored, contentType, presignExpiry))
   } finally {

@@ -80,17 +80,11 @@ declare module 'fastify' {
 }
 
 async function errorsPlugin (app: FastifyInstance): Promise<void> {
-  // path → methods, to tell 405 from 404
-  const methodsByPath = new Map<string, Set<string>>()
+  // every route, also to tell 405 from 404
   const inventory: RouteEntry[] = []
   app.decorate('routeInventory', () => [...inventory])
   app.addHook('onRoute', (route) => {
-    const methods = methodsByPath.get(route.url) ?? new Set<string>()
-    for (const m of [route.method].flat()) {
-      methods.add(m)
-      inventory.push({ method: m, url: route.url, public: route.config?.public === true })
-    }
-    methodsByPath.set(route.url, methods)
+    for (const method of [route.method].flat()) inventory.push({ method, url: route.url, public: route.config?.public === true })
   })
 
   app.setErrorHandler((err, request, reply) => {
@@ -104,9 +98,9 @@ async function errorsPlugin (app: FastifyInstance): Promise<void> {
 
   app.setNotFoundHandler((request) => {
     const path = request.url.split('?')[0] ?? '/'
-    const methods = methodsByPath.get(path)
-    if (methods !== undefined) {
-      const allow = [...methods].sort().join(', ')
+    const methods = [...new Set(inventory.filter((route) => route.url === path).map((route) => route.method))]
+    if (methods.length > 0) {
+      const allow = methods.sort().join(', ')
       throw new AppError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allow}`, { headers: { allow } })
     }
     throw new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${path}`)

@@ -7,7 +7,6 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { asAppError } from './errors.js'
-import { isTransferRoute } from './overload.js'
 
 export interface MetricsOptions {
   /** also export the process's own metrics (CPU, RSS, event loop, GC): once per process */
@@ -36,20 +35,20 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
   const received = new Counter({ name: `${PREFIX}http_received_bytes_total`, help: 'Bytes received from clients (request line, headers and body), by route', labelNames: ['route'], registers: [register] })
   const sent = new Counter({ name: `${PREFIX}http_sent_bytes_total`, help: 'Bytes sent to clients (status line, headers and body), by route', labelNames: ['route'], registers: [register] })
   const s3Errors = new Counter({ name: `${PREFIX}s3_errors_total`, help: 'Failed S3 calls, by the answer\'s code and the S3 error name', labelNames: ['code', 's3_error'], registers: [register] })
-  const inFlight = new Gauge({ name: `${PREFIX}transfers_in_flight`, help: 'Uploads and downloads under way, by route', labelNames: ['route'], registers: [register] })
+  new Gauge({ // eslint-disable-line no-new -- registered in `register`, read on scrape
+    name: `${PREFIX}transfers_in_flight`,
+    help: 'Uploads and downloads under way, by route',
+    labelNames: ['route'],
+    registers: [register],
+    // the overload plugin counts them; this only reads
+    collect () {
+      for (const [route, count] of app.transfersInFlight()) this.set({ route }, count)
+    }
+  })
 
   // a socket's byte counters when its previous exchange ended: the parser reads
   // body bytes together with the headers, so the start of a request is too late
   const counted = new WeakMap<Socket, { read: number, written: number }>()
-
-  app.addHook('onRequest', async (request, reply) => {
-    const route = routeOf(request)
-    if (isTransferRoute(route)) {
-      inFlight.inc({ route })
-      // 'close' comes exactly once: after the response, or when the client is gone
-      reply.raw.once('close', () => { inFlight.dec({ route }) })
-    }
-  })
 
   app.addHook('onResponse', async (request, reply) => {
     const route = routeOf(request)

@@ -8,21 +8,35 @@ import { AppError } from '../errors.js'
 
 const RETRY_AFTER_SECONDS = 5
 
-export function isTransferRoute (route: string | undefined): boolean {
-  return route !== undefined && (route.startsWith('/upload/') || route.startsWith('/download/'))
+function isTransferRoute (route: string): boolean {
+  return route.startsWith('/upload/') || route.startsWith('/download/')
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** transfers under way, by route pattern (the metrics read them) */
+    transfersInFlight: () => ReadonlyMap<string, number>
+  }
 }
 
 async function overloadPlugin (app: FastifyInstance, options: { maxTransfers: number }): Promise<void> {
+  const byRoute = new Map<string, number>()
   let active = 0
+  app.decorate('transfersInFlight', () => byRoute)
   app.addHook('onRequest', async (request, reply) => {
-    if (!isTransferRoute(request.routeOptions.url)) return
+    const route = request.routeOptions.url
+    if (route === undefined || !isTransferRoute(route)) return
     if (active >= options.maxTransfers) {
       throw new AppError('SERVICE_OVERLOADED', `The gateway is moving ${active} files already (MAX_CONCURRENT_TRANSFERS); retry in ${RETRY_AFTER_SECONDS} s`,
         { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } })
     }
-    active++
+    const count = (delta: number): void => {
+      active += delta
+      byRoute.set(route, (byRoute.get(route) ?? 0) + delta)
+    }
+    count(1)
     // 'close' comes exactly once: after the response, or when the client is gone
-    reply.raw.once('close', () => { active-- })
+    reply.raw.once('close', () => { count(-1) })
   })
 }
 

@@ -66,6 +66,8 @@ const ERRORS = {
   504: errorAnswer('UPSTREAM_TIMEOUT: S3 is too slow.')
 }
 
+const STORED = { 201: jsonAnswer('Stored.', 'UploadResult'), ...ERRORS }
+
 const KEY_RULES = 'The key comes from s3_key, else filename; it must not contain control characters or "." / ".." path segments.'
 
 export function openApiDocument (config: Config, version: string): Json {
@@ -100,7 +102,7 @@ export function openApiDocument (config: Config, version: string): Json {
               }
             }
           },
-          responses: { 201: jsonAnswer('Stored.', 'UploadResult'), ...ERRORS }
+          responses: STORED
         }
       },
       '/upload/url': {
@@ -110,7 +112,7 @@ export function openApiDocument (config: Config, version: string): Json {
           description: 'Fetch file_url (a Dify file URL, or an http(s) URL from an origin the gateway allows) and store it in the bucket. ' +
             `${KEY_RULES} Without them the name the file's server gives is used. Answers the key, size, ETag and SHA-256.`,
           requestBody: jsonBody(UrlUploadBody.properties, ['file_url']),
-          responses: { 201: jsonAnswer('Stored.', 'UploadResult'), ...ERRORS }
+          responses: STORED
         }
       },
       '/upload/base64': {
@@ -119,7 +121,7 @@ export function openApiDocument (config: Config, version: string): Json {
           summary: 'Upload base64 content to S3',
           description: `Decode file_base64 and store it in the bucket. ${KEY_RULES} Answers the key, size, ETag and SHA-256.`,
           requestBody: jsonBody(Base64UploadBody.properties, ['file_base64']),
-          responses: { 201: jsonAnswer('Stored.', 'UploadResult'), ...ERRORS }
+          responses: STORED
         }
       },
       '/download/file': {

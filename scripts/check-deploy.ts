@@ -91,7 +91,7 @@ async function replay (): Promise<void> {
           const dest = parts.pop() as string
           const source = from === undefined ? ROOT : stages.find((s) => s.name === from)?.root ?? fail(`line ${line}: no stage ${from}`)
           for (const src of parts) {
-            const path = from === undefined ? join(source, src) : join(source, src)
+            const path = join(source, src)
             if (!existsSync(path)) fail(`line ${line}: COPY ${src}: not found${from !== undefined ? ` in stage ${from}` : ' in the build context'}`)
             const target = dest.endsWith('/') ? join(inStage(dest), src.split('/').filter(Boolean).at(-1) as string) : inStage(dest)
             mkdirSync(dirname(target), { recursive: true })

@@ -55,12 +55,9 @@ async function refusal (env: Record<string, string>): Promise<{ code: number | n
   return { code, stderr }
 }
 
-async function waitFor (check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the log line')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+/** wait for `text` in the process's output */
+async function logged (running: Running, text: string): Promise<void> {
+  await eventually(`${text} in the output`, async () => running.output().includes(text), 5000)
 }
 
 /** the stderr lines that are ours (Node may print its own warnings) */
@@ -81,7 +78,7 @@ describe('the server process', { timeout: 120_000 }, () => {
       assert.equal(await down.text(), 'hello')
       // development logs are for people: pino-pretty lines, not JSON
       const id = down.headers.get('x-request-id') ?? ''
-      await waitFor(() => running.output().includes(id))
+      await logged(running, id)
       assert.ok(!/^\{"level"/m.test(running.output()), running.output())
       assert.match(running.output(), /INFO.*Server listening/)
       assert.match(running.output(), new RegExp(`reqId: "${id}"`))
@@ -132,7 +129,7 @@ describe('the server process', { timeout: 120_000 }, () => {
     try {
       assert.equal((await fetch(`${running.url}/healthz`, { headers: { 'x-request-id': 'probe-42' } })).status, 200)
       assert.equal((await fetch(`${running.url}/readyz`)).status, 503)
-      await waitFor(() => running.output().includes('probe-42'))
+      await logged(running, 'probe-42')
       const lines = running.output().split('\n').filter((l) => l.startsWith('{'))
       const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'probe-42')
       assert.deepEqual(ours.map((l) => l.msg), ['incoming request', 'request completed'])
@@ -168,10 +165,10 @@ describe('the server process', { timeout: 120_000 }, () => {
         const key = uniqueKey('in-flight.bin')
         const data = Buffer.alloc(4 * 1024 * 1024, 7)
         const upload = halfSent(`${running.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { 'content-length': data.length }, data.subarray(0, 1024 * 1024))
-        await waitFor(() => running.output().includes('"url":"/upload/file'))
+        await logged(running, '"url":"/upload/file')
         const exited = new Promise<number | null>((resolve) => running.child.once('exit', resolve))
         running.child.kill('SIGTERM')
-        await waitFor(() => running.output().includes('shutting down'))
+        await logged(running, 'shutting down')
         await assert.rejects(fetch(`${running.url}/healthz`), 'no new connections once shutting down')
         upload.req.end(data.subarray(1024 * 1024))
         const answer = await upload.answer
@@ -194,7 +191,7 @@ describe('the server process', { timeout: 120_000 }, () => {
         // chunked, past the first 8 MiB part: a multipart upload is open when the client stalls
         const upload = halfSent(`${running.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { 'transfer-encoding': 'chunked' }, Buffer.alloc(10 * 1024 * 1024, 1))
         upload.answer.catch(() => {})
-        await waitFor(() => running.output().includes('"url":"/upload/file'))
+        await logged(running, '"url":"/upload/file')
         await eventually('a multipart upload open', async () => await countUnfinishedUploads(s3, key) > 0)
         const started = Date.now()
         const exited = new Promise<number | null>((resolve) => running.child.once('exit', resolve))

@@ -5,6 +5,7 @@ import { randomBytes, createHash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -217,8 +218,8 @@ export async function objectHead (s3: TestS3, key: string): Promise<{ contentTyp
   }
 }
 
-export async function putObject (s3: TestS3, key: string, body: Buffer | string, contentType = 'application/octet-stream'): Promise<void> {
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }))
+export async function putObject (s3: TestS3, key: string, body: Buffer | string | Readable, contentType = 'application/octet-stream', contentLength?: number): Promise<void> {
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: contentLength }))
 }
 
 /** Wait until no multipart upload under `key` is left unfinished (the SDK aborts them after in-flight parts settle). */

@@ -100,7 +100,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // the SDK logs every failed call (a 404 included) and warns about unretried
   // streams: expected here, so only at debug level, and never the call's input
   const sdkLog = (...args: unknown[]): void => { app.log.debug({ sdk: args.map((a) => a instanceof Error ? a.message : typeof a === 'string' ? a : (a as { commandName?: string })?.commandName) }, 'aws-sdk') }
-  const store = deps.store ?? new ObjectStore(config.s3, { debug: () => {}, info: () => {}, warn: sdkLog, error: sdkLog })
+  const store = deps.store ?? new ObjectStore(config.s3, { debug: () => {}, info: () => {}, warn: sdkLog, error: sdkLog }, config.maxUploadBytes)
   app.decorate('config', config)
   app.decorate('store', store)
   if (deps.store === undefined) {

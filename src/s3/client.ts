@@ -36,6 +36,9 @@ export function createS3Client (config: S3Config, options: ClientOptions = {}): 
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
     maxAttempts: 3,
+    // our agents are our own, so the SDK never waits for "100 Continue":
+    // the header would only cost the server an interim answer
+    expectContinueHeader: false,
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     requestHandler: new NodeHttpHandler({
       connectionTimeout: config.timeoutMs,

@@ -9,18 +9,21 @@ import {
   PutObjectCommand,
   type S3Client
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createS3Client, type SdkLogger } from './client.js'
+import { partSizeFor, uploadStream } from './multipart.js'
 import { statusOf, toAppError } from './errors.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
-/** lib-storage buffers up to partSize × queueSize per upload of unknown length */
-export const UPLOAD_PART_SIZE = 8 * 1024 ** 2
-export const UPLOAD_QUEUE_SIZE = 2
+/**
+ * Parts uploading at once while the next fills, for bodies of unknown length.
+ * One is enough here: bench/README.md shows 2 buying no throughput for 8 MiB
+ * more per upload.
+ */
+export const UPLOAD_QUEUE_SIZE = 1
 
 export interface ObjectInfo {
   size: number
@@ -54,10 +57,13 @@ export class ObjectStore {
   private readonly client: S3Client
   private readonly presignClient: S3Client
   private readonly timeoutMs: number
+  /** the part size for bodies of unknown length: 8 MiB, more when MAX_UPLOAD_BYTES needs it */
+  readonly partSize: number
 
-  constructor (config: S3Config, logger?: SdkLogger) {
+  constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
     this.bucket = config.bucket
     this.timeoutMs = config.timeoutMs
+    this.partSize = partSizeFor(maxObjectBytes)
     this.client = createS3Client(config, logger !== undefined ? { logger } : {})
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
   }
@@ -103,7 +109,7 @@ export class ObjectStore {
 
   /**
    * Store a body. A known size up to 5 GiB streams as one PutObject; anything
-   * else goes through lib-storage's multipart Upload. To fail a Readable body,
+   * else streams through a multipart upload in parts (multipart.ts). To fail a Readable body,
    * destroy it with an error (or abort `signal`): S3 then keeps nothing, and
    * the promise settles only after any multipart upload has been aborted.
    */
@@ -149,37 +155,9 @@ export class ObjectStore {
   }
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
-    const stopReading = (reason: unknown): void => {
-      if (!body.destroyed) body.destroy(reason instanceof Error ? reason : new Error(String(reason)))
-    }
-    const onAbort = (): void => { stopReading(signal?.reason) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    // When one part fails, lib-storage's other part uploaders go on reading the
-    // body; failing the body stops them and leads to AbortMultipartUpload.
-    const client = new Proxy(this.client, {
-      get (target, property, receiver) {
-        if (property !== 'send') return Reflect.get(target, property, receiver)
-        const send = target.send.bind(target) as (command: unknown, options?: unknown) => Promise<unknown>
-        return async (command: unknown, options?: unknown) => await send(command, options).catch((err: unknown) => {
-          stopReading(err)
-          throw err
-        })
-      }
-    })
-    try {
-      const upload = new Upload({
-        client,
-        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
-        partSize: UPLOAD_PART_SIZE,
-        queueSize: UPLOAD_QUEUE_SIZE,
-        leavePartsOnError: false
-      })
-      const out = await upload.done()
-      // Ceph answers CompleteMultipartUpload with an empty ETag
-      return { etag: out.ETag !== undefined && out.ETag !== '' ? out.ETag : await this.etagOf(key) }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
+    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: UPLOAD_QUEUE_SIZE, signal }, body)
+    // Ceph answers CompleteMultipartUpload with an empty ETag
+    return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
   }
 
   private async etagOf (key: string): Promise<string> {

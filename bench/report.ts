@@ -1,0 +1,201 @@
+// Medians, ratios and the issue's targets, printed as Markdown tables (the
+// README's Performance section is a copy of them) and kept as JSON.
+import type { LoadResult } from './clients.js'
+import { MiB } from './clients.js'
+
+export type Via = 'service' | 'relay' | 'direct'
+const GiB = 1024 * MiB
+
+export interface Sample {
+  seconds: number
+  /** CPU seconds of the hop process (service or relay) for this transfer: user + system */
+  cpu: number | undefined
+  cpuUser?: number
+  cpuSystem?: number
+}
+
+export interface ThroughputRow {
+  name: string
+  bytes: number
+  samples: Record<Via, Sample[]>
+  /** VmHWM of the service process that ran this case's rounds */
+  peakRss: number | undefined
+  summary?: {
+    mibPerSecond: Record<Via, number>
+    cpuPerGiB: { service: number, relay: number }
+    /** the service's user-space share of its CPU per GiB */
+    serviceUserPerGiB: number
+    vsRelay: number
+    vsDirect: number
+    cpuVsRelay: number
+  }
+}
+
+export interface SmallRow {
+  name: string
+  results: Record<Via, Array<LoadResult & Sample>>
+  peakRss: number | undefined
+  summary?: {
+    perSecond: Record<Via, number>
+    p50Ms: Record<Via, number>
+    p99Ms: Record<Via, number>
+    errors: number
+    vsRelay: number
+    vsDirect: number
+    /** CPU milliseconds per request, service and relay */
+    cpuMsPerRequest: { service: number, relay: number }
+  }
+}
+
+export interface MemoryRow {
+  name: string
+  size: number
+  count: number
+  mode: string
+  idleRss: number
+  peakRss: number
+  seconds: number
+}
+
+export interface Target {
+  name: string
+  measured: number
+  comparison: '>=' | '<='
+  limit: number
+  unit: '×' | 'MiB'
+  pass: boolean
+}
+
+export interface Report {
+  date: string
+  seconds: number
+  command: string
+  machine: { cpu: string, cores: number, memoryGiB: number, kernel: string, node: string }
+  backend: string
+  settings: Record<string, unknown>
+  throughput: ThroughputRow[]
+  small: SmallRow[]
+  memory: MemoryRow[]
+  targets: Target[]
+}
+
+export function median (values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function byVia<T> (pick: (via: Via) => T): Record<Via, T> {
+  return { service: pick('service'), relay: pick('relay'), direct: pick('direct') }
+}
+
+function summarizeThroughput (row: ThroughputRow): NonNullable<ThroughputRow['summary']> {
+  const mibPerSecond = byVia((via) => median(row.samples[via].map((s) => row.bytes / MiB / s.seconds)))
+  const cpu = (via: 'service' | 'relay'): number => median(row.samples[via].map((s) => (s.cpu ?? Number.NaN) / (row.bytes / GiB)))
+  const cpuPerGiB = { service: cpu('service'), relay: cpu('relay') }
+  return {
+    mibPerSecond,
+    cpuPerGiB,
+    serviceUserPerGiB: median(row.samples.service.map((s) => (s.cpuUser ?? Number.NaN) / (row.bytes / GiB))),
+    vsRelay: mibPerSecond.service / mibPerSecond.relay,
+    vsDirect: mibPerSecond.service / mibPerSecond.direct,
+    cpuVsRelay: cpuPerGiB.service / cpuPerGiB.relay
+  }
+}
+
+function summarizeSmall (row: SmallRow): NonNullable<SmallRow['summary']> {
+  const perSecond = byVia((via) => median(row.results[via].map((r) => r.perSecond)))
+  const cpu = (via: 'service' | 'relay'): number => median(row.results[via].map((r) => 1000 * (r.cpu ?? Number.NaN) / r.requests))
+  return {
+    perSecond,
+    p50Ms: byVia((via) => median(row.results[via].map((r) => r.p50Ms))),
+    p99Ms: byVia((via) => median(row.results[via].map((r) => r.p99Ms))),
+    errors: Object.values(row.results).flat().reduce((sum, r) => sum + r.errors, 0),
+    vsRelay: perSecond.service / perSecond.relay,
+    vsDirect: perSecond.service / perSecond.direct,
+    cpuMsPerRequest: { service: cpu('service'), relay: cpu('relay') }
+  }
+}
+
+/** fill in the summaries and check every target of the issue */
+export function evaluate (report: Report): Target[] {
+  const targets: Target[] = []
+  const target = (name: string, measured: number, comparison: Target['comparison'], limit: number, unit: Target['unit']): void => {
+    targets.push({ name, measured, comparison, limit, unit, pass: comparison === '>=' ? measured >= limit : measured <= limit })
+  }
+  for (const row of report.throughput) {
+    const s = row.summary = summarizeThroughput(row)
+    if (row.name.startsWith('upload')) {
+      target(`${row.name}: throughput vs relay`, s.vsRelay, '>=', 0.85, '×')
+      target(`${row.name}: CPU per GiB vs relay`, s.cpuVsRelay, '<=', 1.5, '×')
+    } else if (row.name.startsWith('download')) {
+      target(`${row.name}: throughput vs relay`, s.vsRelay, '>=', 0.95, '×')
+      target(`${row.name}: CPU per GiB vs relay`, s.cpuVsRelay, '<=', 1.2, '×')
+    } else if (row.name.startsWith('base64')) {
+      target(`${row.name}: throughput vs direct GetObject + encode`, s.vsDirect, '>=', 0.8, '×')
+    }
+    if (row.peakRss !== undefined) target(`${row.name}: service peak RSS`, row.peakRss / MiB, '<=', 128, 'MiB')
+  }
+  for (const row of report.small) {
+    const s = row.summary = summarizeSmall(row)
+    target(`${row.name}: requests/s vs relay`, s.vsRelay, '>=', 0.7, '×')
+  }
+  for (const row of report.memory) target(`${row.name}: service peak RSS`, row.peakRss / MiB, '<=', row.count > 1 ? 256 : 128, 'MiB')
+  for (const mode of new Set(report.memory.filter((r) => r.count === 1).map((r) => r.mode))) {
+    const rows = report.memory.filter((r) => r.count === 1 && r.mode === mode).sort((a, b) => a.size - b.size)
+    const [smallest, largest] = [rows[0], rows.at(-1)]
+    if (smallest === undefined || largest === undefined || smallest === largest) continue
+    target(`peak RSS flat from ${smallest.size / MiB} MiB to ${largest.size / MiB} MiB (${smallest.name.split(', ')[1] ?? mode})`, (largest.peakRss - smallest.peakRss) / MiB, '<=', 16, 'MiB')
+  }
+  return targets
+}
+
+const f = (n: number | undefined, digits = 0): string => n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits)
+const mib = (bytes: number | undefined): string => bytes === undefined ? '–' : f(bytes / MiB)
+
+function table (header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((h, i) => i === 0 ? '---' : '---:').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`)
+  ].join('\n')
+}
+
+export function renderReport (report: Report): string {
+  const out: string[] = []
+  out.push(`${report.command} — ${report.date.slice(0, 10)}, ${report.machine.cores} × ${report.machine.cpu}, ${report.machine.memoryGiB} GiB, Linux ${report.machine.kernel}, Node ${report.machine.node}`)
+  out.push(`S3: ${report.backend}. Medians of ${String(report.settings.rounds)} alternated rounds; relay = bare node:http pipe to presigned URLs; direct = the bench client straight to S3.`)
+  out.push('')
+  if (report.throughput.length > 0) {
+    out.push(table(
+      ['case', 'service MiB/s', 'relay MiB/s', 'direct MiB/s', 'service ÷ relay', 'service ÷ direct', 'service CPU s/GiB (user)', 'relay CPU s/GiB', 'CPU ÷ relay', 'service peak RSS MiB'],
+      report.throughput.map((row) => {
+        const s = row.summary!
+        return [row.name, f(s.mibPerSecond.service), f(s.mibPerSecond.relay), f(s.mibPerSecond.direct), f(s.vsRelay, 2), f(s.vsDirect, 2), `${f(s.cpuPerGiB.service, 2)} (${f(s.serviceUserPerGiB, 2)})`, f(s.cpuPerGiB.relay, 2), f(s.cpuVsRelay, 2), mib(row.peakRss)]
+      })))
+    out.push('')
+  }
+  if (report.small.length > 0) {
+    out.push(table(
+      ['case', 'service req/s', 'relay req/s', 'direct req/s', 'service ÷ relay', 'service ÷ direct', 'p50 / p99 ms service', 'relay', 'direct', 'CPU ms/req service / relay', 'errors', 'service peak RSS MiB'],
+      report.small.map((row) => {
+        const s = row.summary!
+        const lat = (via: Via): string => `${f(s.p50Ms[via], 1)} / ${f(s.p99Ms[via], 1)}`
+        return [row.name, f(s.perSecond.service), f(s.perSecond.relay), f(s.perSecond.direct), f(s.vsRelay, 2), f(s.vsDirect, 2), lat('service'), lat('relay'), lat('direct'), `${f(s.cpuMsPerRequest.service, 2)} / ${f(s.cpuMsPerRequest.relay, 2)}`, String(s.errors), mib(row.peakRss)]
+      })))
+    out.push('')
+  }
+  if (report.memory.length > 0) {
+    out.push(table(['memory case (fresh service each)', 'idle RSS MiB', 'peak RSS MiB', 'seconds'],
+      report.memory.map((row) => [row.name, mib(row.idleRss), mib(row.peakRss), f(row.seconds, 1)])))
+    out.push('')
+  }
+  out.push(table(['target', 'measured', 'limit', ''],
+    report.targets.map((t) => [t.name, `${f(t.measured, t.unit === '×' ? 2 : 0)}${t.unit === '×' ? '×' : ' MiB'}`, `${t.comparison} ${t.limit}${t.unit === '×' ? '×' : ' MiB'}`, t.pass ? 'met' : '**missed**'])))
+  return out.join('\n')
+}
+
+export function printReport (report: Report): void {
+  console.log('\n' + renderReport(report) + '\n')
+}

@@ -1,0 +1,168 @@
+// A body of unknown length, streamed into S3 as a multipart upload in fixed
+// parts. Written for this service instead of lib-storage's Upload, which the
+// bench showed copying every byte (Buffer.concat per part), sending parts as
+// Buffers that the SigV4 signer hashes again (a second SHA-256 of every byte)
+// and holding about three parts per upload: 4× the relay's CPU per GiB and
+// ~30 MiB per concurrent upload (bench/README.md has the numbers).
+//
+// Here bytes are copied into (queueSize + 1) part buffers that each upload
+// reuses, and a part is sent as a stream with its Content-Length (so the
+// payload is UNSIGNED-PAYLOAD, never hashed by the SDK) and retried by us from
+// its buffer (the SDK does not retry streamed bodies). While `queueSize` parts
+// upload and the next one is full, the source is not read: memory per upload
+// stays at (queueSize + 1) × partSize.
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client
+} from '@aws-sdk/client-s3'
+import { statusOf } from './errors.js'
+
+/** S3's smallest part (but the last) is 5 MiB, and an upload has at most 10 000 parts */
+const MIN_PART_SIZE = 5 * 1024 ** 2
+const MAX_PARTS = 10_000
+const PART_ATTEMPTS = 3
+
+export interface StreamUpload {
+  client: S3Client
+  bucket: string
+  key: string
+  contentType: string
+  partSize: number
+  /** parts uploading at once while the next one fills */
+  queueSize: number
+  /** aborting stops reading, cancels the parts in flight and aborts the upload */
+  signal?: AbortSignal | undefined
+}
+
+/** The part size for uploads up to `maxBytes`: 8 MiB, or larger when 10 000 parts would not hold them. */
+export function partSizeFor (maxBytes: number, preferred = 8 * 1024 ** 2): number {
+  const needed = Math.ceil(maxBytes / MAX_PARTS / 1024 ** 2) * 1024 ** 2
+  return Math.max(MIN_PART_SIZE, preferred, needed)
+}
+
+/** a part as a stream: the SDK signs a stream as UNSIGNED-PAYLOAD instead of hashing it */
+function streamOf (data: Buffer, bytes: number): Readable {
+  return Readable.from([data.subarray(0, bytes)], { objectMode: false })
+}
+
+/** 5xx and throttling answers, and connections reset under a request: worth a second try */
+function retryable (err: unknown): boolean {
+  const status = statusOf(err)
+  if (status !== undefined) return status >= 500 || status === 429
+  const code = (err as { code?: string }).code
+  return code === 'ECONNRESET' || code === 'EPIPE'
+}
+
+/**
+ * Store `body` at `key`. A body shorter than one part is a single PutObject.
+ * Resolves with S3's ETag (which may be empty: Ceph answers
+ * CompleteMultipartUpload without one). On any failure (the body errors, a
+ * part fails, `signal` aborts) it stops reading, waits for the parts in
+ * flight to settle, aborts the multipart upload and rejects: S3 keeps nothing.
+ */
+export async function uploadStream (options: StreamUpload, body: Readable): Promise<{ etag: string | undefined }> {
+  const { client, bucket, key, contentType, partSize, queueSize, signal } = options
+  const cancel = new AbortController()
+  let failure: unknown
+  const fail = (err: unknown): void => {
+    if (failure !== undefined) return
+    failure = err ?? new Error('upload aborted')
+    cancel.abort(failure)
+    if (!body.destroyed) body.destroy(failure instanceof Error ? failure : new Error(String(failure)))
+  }
+  const onAbort = (): void => { fail(signal?.reason) }
+  if (signal?.aborted === true) onAbort()
+  signal?.addEventListener('abort', onAbort, { once: true })
+
+  let uploadId: string | undefined
+  const parts: CompletedPart[] = []
+  const inFlight = new Set<Promise<void>>()
+
+  const sendPart = async (number: number, data: Buffer, bytes: number): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await client.send(new UploadPartCommand({
+          Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, ContentLength: bytes, Body: streamOf(data, bytes)
+        }), { abortSignal: cancel.signal })
+        parts.push({ PartNumber: number, ETag: out.ETag })
+        return
+      } catch (err) {
+        if (attempt >= PART_ATTEMPTS || cancel.signal.aborted || !retryable(err)) throw err
+        await sleep(100 * 2 ** attempt, undefined, { signal: cancel.signal })
+      }
+    }
+  }
+  /** `done` runs once the part's request is over, whichever way: then its buffer may be reused */
+  const startPart = (number: number, data: Buffer, bytes: number, done: () => void): void => {
+    const part: Promise<void> = sendPart(number, data, bytes).then(() => {
+      inFlight.delete(part)
+      done()
+    }, (err: unknown) => {
+      inFlight.delete(part)
+      fail(err)
+    })
+    inFlight.add(part)
+  }
+
+  try {
+    // queueSize + 1 part buffers per upload, filled by copying and reused:
+    // the chunks die young (holding them instead promoted them to the old
+    // generation and cost a mark-compact every few MiB). A buffer's pages
+    // are touched only as bytes arrive.
+    const free: Buffer[] = []
+    const takeBuffer = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(partSize)
+    let part = takeBuffer()
+    let filled = 0
+    let partNumber = 0
+    for await (const data of body) {
+      const chunk = data as Buffer
+      let offset = 0
+      while (offset < chunk.length) {
+        const copied = chunk.copy(part, filled, offset)
+        filled += copied
+        offset += copied
+        if (filled < partSize) continue
+        uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal: cancel.signal })).UploadId
+        const full = part
+        startPart(++partNumber, full, partSize, () => { free.push(full) })
+        // backpressure: the source waits while the queue is full
+        while (inFlight.size >= queueSize) await Promise.race(inFlight)
+        if (failure !== undefined) throw failure
+        part = takeBuffer()
+        filled = 0
+      }
+    }
+    if (failure !== undefined) throw failure
+    if (uploadId === undefined) {
+      const out = await client.send(new PutObjectCommand({
+        Bucket: bucket, Key: key, ContentType: contentType, ContentLength: filled, Body: streamOf(part, filled)
+      }), { abortSignal: cancel.signal })
+      return { etag: out.ETag }
+    }
+    if (filled > 0) startPart(++partNumber, part, filled, () => {})
+    while (inFlight.size > 0) await Promise.race(inFlight)
+    if (failure !== undefined) throw failure
+    parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))
+    const out = await client.send(new CompleteMultipartUploadCommand({
+      Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts }
+    }), { abortSignal: cancel.signal })
+    return { etag: out.ETag }
+  } catch (err) {
+    fail(err)
+    await Promise.allSettled([...inFlight])
+    if (uploadId !== undefined) {
+      // not under `cancel`: this call must go out even though the upload was cancelled
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => {})
+    }
+    throw failure
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}

@@ -48,11 +48,13 @@ export async function startChild (name: string, args: string[], env: NodeJS.Proc
       await sleep(50)
     }
   }
-  // keep draining its output, as a log shipper would (into BENCH_LOG_DIR when set)
+  // readline's close() pauses its input: close it first, then keep draining
+  lines.close()
+  // the output as a log shipper would (into BENCH_LOG_DIR when set): a full
+  // pipe would block the child's synchronous log writes
   const logDir = process.env.BENCH_LOG_DIR
   if (logDir !== undefined && logDir !== '') proc.stdout?.pipe(createWriteStream(join(logDir, `${name}-${proc.pid ?? 0}.log`)))
   else proc.stdout?.resume()
-  lines.close()
   return {
     proc,
     pid: proc.pid!,
@@ -65,7 +67,10 @@ async function stopChild (proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return
   const gone = new Promise<void>((resolve) => proc.once('exit', () => { resolve() }))
   proc.kill('SIGTERM')
-  const killer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+  const killer = setTimeout(() => {
+    console.error(`bench: pid ${proc.pid ?? '?'} ignored SIGTERM for 15 s; killing it`)
+    proc.kill('SIGKILL')
+  }, 15_000)
   await gone
   clearTimeout(killer)
 }

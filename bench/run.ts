@@ -2,6 +2,7 @@
 // the same run, alternated, several rounds; medians, ratios, CPU per GiB and
 // peak RSS. See README "Performance" and bench/README.md.
 import { cpus, release, totalmem } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join, resolve } from 'node:path'
@@ -45,6 +46,14 @@ const settings = {
   cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory').split(','))
 }
 
+/** the service's command line as `npm start` runs it (node flags included), paths made absolute */
+function startArgs (): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  const [node, ...args] = pkg.scripts.start.split(/\s+/)
+  if (node !== 'node') throw new Error(`package.json's start script does not run node: ${pkg.scripts.start}`)
+  return args.map((arg) => arg.startsWith('-') ? arg : join(root, arg))
+}
+
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -79,7 +88,7 @@ class Bench {
     this.serviceUrl = `http://127.0.0.1:${port}`
     // e.g. BENCH_SERVICE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (see bench/profile.ts)
     const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
-    this.service = await startChild('service', [...nodeArgs, join(root, 'dist/server.js')], {
+    this.service = await startChild('service', [...nodeArgs, ...startArgs()], {
       ...process.env,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',

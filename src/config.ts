@@ -29,6 +29,8 @@ const EnvSchema = Type.Object({
   S3_CHECKSUM_MODE: OneOf(['when_required', 'when_supported'] as const, 'when_required'),
   S3_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 100 }),
   S3_MAX_SOCKETS: Type.Integer({ default: 256, minimum: 1 }),
+  UPLOAD_PART_SIZE_MIB: Type.Integer({ default: 8, minimum: 5, maximum: 5120 }),
+  UPLOAD_PART_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   API_KEYS: Type.Optional(Type.String()),
   API_KEYS_FILE: Type.Optional(Type.String()),
@@ -64,6 +66,9 @@ export interface S3Config {
   checksumMode: ChecksumMode
   timeoutMs: number
   maxSockets: number
+  /** bodies of unknown length: part size in bytes, parts uploading at once (memory per upload: (concurrency + 1) × size) */
+  partSize: number
+  partConcurrency: number
 }
 
 export interface Config {
@@ -229,7 +234,9 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       caBundle,
       checksumMode: env.S3_CHECKSUM_MODE,
       timeoutMs: env.S3_TIMEOUT_MS,
-      maxSockets: env.S3_MAX_SOCKETS
+      maxSockets: env.S3_MAX_SOCKETS,
+      partSize: env.UPLOAD_PART_SIZE_MIB * MiB,
+      partConcurrency: env.UPLOAD_PART_CONCURRENCY
     },
     dataDir: env.DATA_DIR,
     apiKeys,

@@ -18,12 +18,6 @@ import { statusOf, toAppError } from './errors.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
-/**
- * Parts uploading at once while the next fills, for bodies of unknown length.
- * One is enough here: bench/README.md shows 2 buying no throughput for 8 MiB
- * more per upload.
- */
-export const UPLOAD_QUEUE_SIZE = 1
 
 export interface ObjectInfo {
   size: number
@@ -57,13 +51,15 @@ export class ObjectStore {
   private readonly client: S3Client
   private readonly presignClient: S3Client
   private readonly timeoutMs: number
-  /** the part size for bodies of unknown length: 8 MiB, more when MAX_UPLOAD_BYTES needs it */
+  /** bodies of unknown length: UPLOAD_PART_SIZE_MIB, more when MAX_UPLOAD_BYTES needs it */
   readonly partSize: number
+  private readonly partConcurrency: number
 
   constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
     this.bucket = config.bucket
     this.timeoutMs = config.timeoutMs
-    this.partSize = partSizeFor(maxObjectBytes)
+    this.partSize = partSizeFor(maxObjectBytes, config.partSize)
+    this.partConcurrency = config.partConcurrency
     this.client = createS3Client(config, logger !== undefined ? { logger } : {})
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
   }
@@ -155,7 +151,7 @@ export class ObjectStore {
   }
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
-    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: UPLOAD_QUEUE_SIZE, signal }, body)
+    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: this.partConcurrency, signal }, body)
     // Ceph answers CompleteMultipartUpload with an empty ETag
     return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
   }

@@ -61,16 +61,27 @@ export function encodedLength (size: number): number {
 }
 
 /**
- * Encode a byte stream as base64 text, chunk by chunk: each chunk is cut to a
- * multiple of 3 bytes so the pieces join into one valid base64 text.
+ * Encode a byte stream as base64 text, chunk by chunk, into pieces that join
+ * into one valid base64 text. Each chunk is encoded where it lies; only the
+ * 1–2 bytes past its last multiple of 3 are carried into the next (copying
+ * every chunk to prepend them cost a copy of every byte).
  */
 export async function * encodeBase64 (source: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  let rest: Buffer = Buffer.alloc(0)
+  let carry = Buffer.alloc(0)
   for await (const chunk of source) {
-    const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk
-    const cut = data.length - (data.length % 3)
-    if (cut > 0) yield data.subarray(0, cut).toString('base64')
-    rest = data.subarray(cut)
+    let text = ''
+    let start = 0
+    if (carry.length > 0) {
+      start = Math.min(3 - carry.length, chunk.length)
+      carry = Buffer.concat([carry, chunk.subarray(0, start)])
+      if (carry.length < 3) continue
+      text = carry.toString('base64')
+      carry = Buffer.alloc(0)
+    }
+    const end = start + (chunk.length - start) - ((chunk.length - start) % 3)
+    if (end > start) text += chunk.toString('base64', start, end)
+    if (end < chunk.length) carry = Buffer.from(chunk.subarray(end))
+    if (text !== '') yield text
   }
-  if (rest.length > 0) yield rest.toString('base64')
+  if (carry.length > 0) yield carry.toString('base64')
 }

@@ -88,7 +88,9 @@ class Bench {
     this.serviceUrl = `http://127.0.0.1:${port}`
     // e.g. BENCH_SERVICE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (see bench/profile.ts)
     const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
-    this.service = await startChild('service', [...nodeArgs, ...startArgs()], {
+    const [script, ...flags] = startArgs().reverse()
+    // extra flags after the start script's own, so that they win
+    this.service = await startChild('service', [...flags.reverse(), ...nodeArgs, script!], {
       ...process.env,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',

@@ -2,7 +2,7 @@
 // hold it to the SSRF policy, and open the upstream response as a stream.
 // Only the origins an operator allowed are ever contacted, redirects included.
 import contentDisposition from 'content-disposition'
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
 import type { Readable } from 'node:stream'
 import type { FileUrlConfig } from '../config.js'
 import { AppError, payloadTooLarge } from '../errors.js'
@@ -98,10 +98,10 @@ function askForFilename (url: URL, policy: FileUrlConfig): URL {
 function describeFailure (err: unknown, url: URL, timeoutMs: number): AppError {
   if (err instanceof AppError) return err
   const where = redactUrl(url)
-  if (err instanceof undiciErrors.ConnectTimeoutError) return fetchFailed(`file_url ${where}: no connection within ${timeoutMs} ms`, err)
-  if (err instanceof undiciErrors.HeadersTimeoutError) return fetchFailed(`file_url ${where}: no response within ${timeoutMs} ms`, err)
-  if (err instanceof undiciErrors.BodyTimeoutError) return fetchFailed(`file_url ${where}: the download stalled for ${timeoutMs} ms`, err)
   const code = (err as { code?: string }).code
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return fetchFailed(`file_url ${where}: no connection within ${timeoutMs} ms`, err)
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return fetchFailed(`file_url ${where}: no response within ${timeoutMs} ms`, err)
+  if (code === 'UND_ERR_BODY_TIMEOUT') return fetchFailed(`file_url ${where}: the download stalled for ${timeoutMs} ms`, err)
   const reason = code !== undefined ? `${code}: ${(err as Error).message}` : (err as Error).message
   return fetchFailed(`file_url ${where} could not be fetched (${reason})`, err)
 }
@@ -112,17 +112,29 @@ export function discard (body: Readable): void {
   body.destroy()
 }
 
-/** Fetches file URLs through one connection pool with the policy's timeouts. */
-export class FileFetcher {
-  private readonly agent: Agent
+interface Undici { agent: Agent, request: typeof import('undici').request }
 
-  constructor (private readonly policy: FileUrlConfig) {
-    this.agent = new Agent({
-      connect: { timeout: policy.timeoutMs },
-      headersTimeout: policy.timeoutMs,
-      bodyTimeout: policy.timeoutMs,
-      connections: 64
-    })
+/**
+ * Fetches file URLs through one connection pool with the policy's timeouts.
+ * undici is loaded on the first fetch: it is 5 MiB of every process's RSS
+ * otherwise, and many deployments never fetch a URL.
+ */
+export class FileFetcher {
+  private client: Promise<Undici> | undefined
+
+  constructor (private readonly policy: FileUrlConfig) {}
+
+  private async undici (): Promise<Undici> {
+    this.client ??= import('undici').then(({ Agent, request }) => ({
+      agent: new Agent({
+        connect: { timeout: this.policy.timeoutMs },
+        headersTimeout: this.policy.timeoutMs,
+        bodyTimeout: this.policy.timeoutMs,
+        connections: 64
+      }),
+      request
+    }))
+    return await this.client
   }
 
   /**
@@ -131,11 +143,12 @@ export class FileFetcher {
    */
   async open (start: URL, maxBytes: number): Promise<Fetched> {
     let url = askForFilename(start, this.policy)
+    const { agent, request } = await this.undici()
     for (let hop = 0; ; hop++) {
       let response: Dispatcher.ResponseData
       try {
         response = await request(url, {
-          dispatcher: this.agent,
+          dispatcher: agent,
           method: 'GET',
           headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'dify-s3-gateway' }
         })
@@ -184,6 +197,6 @@ export class FileFetcher {
   }
 
   async close (): Promise<void> {
-    await this.agent.close()
+    if (this.client !== undefined) await (await this.client).agent.close()
   }
 }

@@ -41,8 +41,8 @@ export interface StreamUpload {
   signal?: AbortSignal | undefined
 }
 
-/** The part size for uploads up to `maxBytes`: 8 MiB, or larger when 10 000 parts would not hold them. */
-export function partSizeFor (maxBytes: number, preferred = 8 * 1024 ** 2): number {
+/** The part size for uploads up to `maxBytes`: `preferred`, or larger when 10 000 parts would not hold them. */
+export function partSizeFor (maxBytes: number, preferred = MIN_PART_SIZE): number {
   const needed = Math.ceil(maxBytes / MAX_PARTS / 1024 ** 2) * 1024 ** 2
   return Math.max(MIN_PART_SIZE, preferred, needed)
 }

@@ -1,0 +1,71 @@
+// The bench's arithmetic: medians, ratios and the targets it reports.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { evaluate, median, renderReport, type Report, type ThroughputRow } from '../../bench/report.js'
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+function row (name: string, seconds: { service: number[], relay: number[], direct: number[] }, cpu: { service: number, relay: number }): ThroughputRow {
+  return {
+    name,
+    bytes: GiB,
+    samples: {
+      service: seconds.service.map((s) => ({ seconds: s, cpu: cpu.service, cpuUser: cpu.service / 2, cpuSystem: cpu.service / 2 })),
+      relay: seconds.relay.map((s) => ({ seconds: s, cpu: cpu.relay })),
+      direct: seconds.direct.map((s) => ({ seconds: s, cpu: undefined }))
+    },
+    peakRss: 100 * MiB
+  }
+}
+
+function report (throughput: ThroughputRow[]): Report {
+  return {
+    date: '2026-11-22T00:00:00.000Z',
+    seconds: 1,
+    command: 'npm run bench',
+    machine: { cpu: 'test', cores: 2, memoryGiB: 1, kernel: 'test', node: 'v20' },
+    backend: 'test',
+    settings: { rounds: 3 },
+    throughput,
+    small: [],
+    memory: [
+      { name: '64 MiB upload, chunked', size: 64 * MiB, count: 1, mode: 'chunked', idleRss: 90 * MiB, peakRss: 110 * MiB, seconds: 1 },
+      { name: '1024 MiB upload, chunked', size: 1024 * MiB, count: 1, mode: 'chunked', idleRss: 90 * MiB, peakRss: 140 * MiB, seconds: 1 },
+      { name: '8 × 256 MiB upload, chunked', size: 256 * MiB, count: 8, mode: 'chunked', idleRss: 90 * MiB, peakRss: 250 * MiB, seconds: 1 }
+    ],
+    targets: []
+  }
+}
+
+describe('bench report', () => {
+  it('takes medians of odd and even counts and ignores missing values', () => {
+    assert.equal(median([3, 1, 2]), 2)
+    assert.equal(median([4, 1, 3, 2]), 2.5)
+    assert.equal(median([Number.NaN, 5]), 5)
+    assert.ok(Number.isNaN(median([])))
+  })
+
+  it('computes ratios from medians and holds each to its target', () => {
+    // service 1 GiB in 4 s (256 MiB/s), relay in 4.4 s, direct in 3.2 s
+    const upload = row('upload 1024 MiB, Content-Length', { service: [4, 3.9, 9], relay: [4.4, 4.4, 4.5], direct: [3.2, 3.2, 3.2] }, { service: 1.5, relay: 1 })
+    const download = row('download 1024 MiB', { service: [4], relay: [3], direct: [3] }, { service: 1.1, relay: 1 })
+    const r = report([upload, download])
+    r.targets = evaluate(r)
+    const s = upload.summary!
+    assert.equal(Math.round(s.mibPerSecond.service), 256)
+    assert.ok(Math.abs(s.vsRelay - 4.4 / 4) < 1e-9)
+    assert.equal(s.cpuVsRelay, 1.5)
+    const verdict = Object.fromEntries(r.targets.map((t) => [t.name, t.pass]))
+    assert.equal(verdict['upload 1024 MiB, Content-Length: throughput vs relay'], true)
+    assert.equal(verdict['upload 1024 MiB, Content-Length: CPU per GiB vs relay'], true, '1.5× is within ≤ 1.5×')
+    assert.equal(verdict['download 1024 MiB: throughput vs relay'], false, '0.75× misses ≥ 0.95×')
+    assert.equal(verdict['download 1024 MiB: CPU per GiB vs relay'], true)
+    assert.equal(verdict['1024 MiB upload, chunked: service peak RSS'], false, '140 MiB misses ≤ 128 MiB')
+    assert.equal(verdict['8 × 256 MiB upload, chunked: service peak RSS'], true, '250 MiB is within ≤ 256 MiB for 8 concurrent')
+    assert.equal(verdict['peak RSS flat from 64 MiB to 1024 MiB (chunked)'], false, 'grew 30 MiB')
+    const text = renderReport(r)
+    assert.match(text, /\| download 1024 MiB \| 256 \| 341 \| 341 \| 0\.75 \|/)
+    assert.match(text, /\*\*missed\*\*/)
+  })
+})

@@ -52,7 +52,7 @@ export class ObjectStore {
   private readonly presignClient: S3Client
   private readonly timeoutMs: number
   /** bodies of unknown length: UPLOAD_PART_SIZE_MIB, more when MAX_UPLOAD_BYTES needs it */
-  readonly partSize: number
+  private readonly partSize: number
   private readonly partConcurrency: number
 
   constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
@@ -103,15 +103,16 @@ export class ObjectStore {
     }
   }
 
-  /**
-   * Store a body. A known size up to 5 GiB streams as one PutObject; anything
-   * else streams through a multipart upload in parts (multipart.ts). To fail a Readable body,
-   * destroy it with an error (or abort `signal`): S3 then keeps nothing, and
-   * the promise settles only after any multipart upload has been aborted.
-   */
   /** writes under way: shutdown waits for them, so that an aborted one still cleans up after itself */
   private readonly writes = new Set<Promise<unknown>>()
 
+  /**
+   * Store a body. A known size up to 5 GiB streams as one PutObject; anything
+   * else streams through a multipart upload in parts (multipart.ts). To fail a
+   * Readable body, destroy it with an error (or abort `signal`): S3 then keeps
+   * nothing, and the promise settles only after any multipart upload has been
+   * aborted.
+   */
   async put (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const write = this.write(key, body, options)
     this.writes.add(write)

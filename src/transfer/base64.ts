@@ -78,7 +78,7 @@ export async function * encodeBase64 (source: AsyncIterable<Buffer>): AsyncGener
       text = carry.toString('base64')
       carry = Buffer.alloc(0)
     }
-    const end = start + (chunk.length - start) - ((chunk.length - start) % 3)
+    const end = chunk.length - ((chunk.length - start) % 3)
     if (end > start) text += chunk.toString('base64', start, end)
     if (end < chunk.length) carry = Buffer.from(chunk.subarray(end))
     if (text !== '') yield text

@@ -88,9 +88,9 @@ class Bench {
     this.serviceUrl = `http://127.0.0.1:${port}`
     // e.g. BENCH_SERVICE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (see bench/profile.ts)
     const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
-    const [script, ...flags] = startArgs().reverse()
+    const args = startArgs()
     // extra flags after the start script's own, so that they win
-    this.service = await startChild('service', [...flags.reverse(), ...nodeArgs, script!], {
+    this.service = await startChild('service', [...args.slice(0, -1), ...nodeArgs, ...args.slice(-1)], {
       ...process.env,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
@@ -135,8 +135,11 @@ class Bench {
     return { url: `${this.serviceUrl}${path}?s3_key=${encodeURIComponent(key)}`, headers: { 'x-api-key': API_KEY } }
   }
 
-  async relayEndpoint (key: string, method: 'GET' | 'PUT'): Promise<Endpoint> {
-    return { url: `${this.relayUrl}/`, headers: { 'x-target': await this.presign(key, method) } }
+  /** where a transfer of `key` goes: the service's `path`, the relay with a presigned URL, or that URL itself */
+  async endpoint (via: Via, path: string, key: string, method: 'GET' | 'PUT'): Promise<Endpoint> {
+    if (via === 'service') return this.serviceEndpoint(path, key)
+    const url = await this.presign(key, method)
+    return via === 'relay' ? { url: `${this.relayUrl}/`, headers: { 'x-target': url } } : { url }
   }
 
   /** the hop process a via runs through, whose CPU time is measured */
@@ -182,9 +185,7 @@ class Bench {
     await this.startService()
     const row = await this.rounds(`upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`, size, async (via) => {
       const key = `bench/upload-${mode}-${via}.bin`
-      const to = via === 'service'
-        ? this.serviceEndpoint('/upload/file', key)
-        : via === 'relay' ? await this.relayEndpoint(key, 'PUT') : { url: await this.presign(key, 'PUT') }
+      const to = await this.endpoint(via, '/upload/file', key, 'PUT')
       // S3 itself takes no chunked PUT: direct always sends the length
       const body = uploadBody(size, via === 'direct' ? 'length' : mode, 'x-content-length')
       return {
@@ -210,9 +211,7 @@ class Bench {
     await this.seed(key, size)
     await this.startService()
     const row = await this.rounds(`download ${size / MiB} MiB`, size, async (via) => {
-      const from = via === 'service'
-        ? this.serviceEndpoint('/download/file', key)
-        : via === 'relay' ? await this.relayEndpoint(key, 'GET') : { url: await this.presign(key, 'GET') }
+      const from = await this.endpoint(via, '/download/file', key, 'GET')
       return {
         run: async () => {
           const answer = await exchange('GET', from)
@@ -232,7 +231,6 @@ class Bench {
     const expected = (await this.s3.send(new GetObjectCommand({ Bucket: this.backend.bucket, Key: key })).then(async (out) => Buffer.from(await out.Body!.transformToByteArray()))).toString('base64')
     await this.startService()
     const row = await this.rounds(`base64 download ${size / MiB} MiB`, size, async (via) => {
-      const relay = await this.relayEndpoint(key, 'GET')
       const check = (text: string): void => { if (text !== expected) throw new Error(`${via} base64 differs from the object's`) }
       if (via === 'service') {
         return {
@@ -242,7 +240,10 @@ class Bench {
           }
         }
       }
-      if (via === 'relay') return { run: async () => { check((await exchange('GET', relay, undefined, true)).body.toString('base64')) } }
+      if (via === 'relay') {
+        const relay = await this.endpoint(via, '/download/base64', key, 'GET')
+        return { run: async () => { check((await exchange('GET', relay, undefined, true)).body.toString('base64')) } }
+      }
       // direct: GetObject with the SDK, then encode in the client
       return {
         run: async () => {

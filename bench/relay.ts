@@ -2,21 +2,45 @@
 // request body to the presigned URL named in X-Target (a PUT, with the length
 // from Content-Length or, for chunked bodies, X-Content-Length) and pipes a
 // presigned GET back. No parsing, no hashing, no logging.
+//
+// The same process is also the **SDK hop** (X-Sdk-Key instead of X-Target):
+// the same pipe, but through the AWS SDK (PutObject / GetObject with the
+// service's client settings) and, for uploads, SHA-256 of every byte, as the
+// contract makes the service do. It is the floor of any hop built on the
+// SDK the conventions name: what the service pays beyond it is its own.
+import { createHash } from 'node:crypto'
 import http from 'node:http'
+import { Transform, type Readable } from 'node:stream'
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 
-const server = http.createServer((req, res) => {
-  const target = req.headers['x-target']
-  if (typeof target !== 'string') {
-    res.writeHead(400).end('X-Target missing')
-    return
-  }
+const bucket = process.env.BENCH_RELAY_BUCKET ?? 'bench'
+const s3 = process.env.BENCH_RELAY_S3_ENDPOINT === undefined
+  ? undefined
+  : new S3Client({
+    endpoint: process.env.BENCH_RELAY_S3_ENDPOINT,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: process.env.BENCH_RELAY_ACCESS_KEY ?? '', secretAccessKey: process.env.BENCH_RELAY_SECRET_KEY ?? '' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    expectContinueHeader: false,
+    requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }) })
+  })
+
+function bodyLength (req: http.IncomingMessage): string | undefined {
   const length = req.headers['content-length'] ?? req.headers['x-content-length']
+  return typeof length === 'string' ? length : undefined
+}
+
+function bare (req: http.IncomingMessage, res: http.ServerResponse, target: string): void {
+  const length = bodyLength(req)
   const upstream = http.request(target, {
     method: req.method === 'GET' ? 'GET' : 'PUT',
     agent,
-    headers: typeof length === 'string' ? { 'content-length': length } : {}
+    headers: length !== undefined ? { 'content-length': length } : {}
   }, (answer) => {
     const headers: http.OutgoingHttpHeaders = { 'content-type': answer.headers['content-type'] ?? 'application/octet-stream' }
     if (answer.headers['content-length'] !== undefined) headers['content-length'] = answer.headers['content-length']
@@ -25,10 +49,43 @@ const server = http.createServer((req, res) => {
   })
   upstream.on('error', () => { res.destroy() })
   req.pipe(upstream)
+}
+
+async function sdk (client: S3Client, req: http.IncomingMessage, res: http.ServerResponse, key: string): Promise<void> {
+  if (req.method === 'GET') {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    res.writeHead(200, { 'content-type': out.ContentType ?? 'application/octet-stream', 'content-length': String(out.ContentLength ?? 0) })
+    ;(out.Body as Readable).pipe(res)
+    return
+  }
+  const hash = createHash('sha256')
+  const hashed = req.pipe(new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      callback(null, chunk)
+    }
+  }))
+  const out = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: hashed, ContentLength: Number(bodyLength(req) ?? 0) }))
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ etag: out.ETag, sha256: hash.digest('hex') }))
+}
+
+const server = http.createServer((req, res) => {
+  const target = req.headers['x-target']
+  const sdkKey = req.headers['x-sdk-key']
+  if (typeof target === 'string') {
+    bare(req, res, target)
+  } else if (typeof sdkKey === 'string' && s3 !== undefined) {
+    sdk(s3, req, res, sdkKey).catch((err: unknown) => {
+      if (res.headersSent) res.destroy()
+      else res.writeHead(502).end(String(err))
+    })
+  } else {
+    res.writeHead(400).end('X-Target (or X-Sdk-Key, with BENCH_RELAY_S3_ENDPOINT set) missing')
+  }
 })
 server.keepAliveTimeout = 60_000
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const address = server.address()
   if (address !== null && typeof address === 'object') console.log(`listening ${address.port}`)
 })
-process.on('SIGTERM', () => { server.close(); server.closeAllConnections() })
+process.on('SIGTERM', () => { s3?.destroy(); server.close(); server.closeAllConnections() })

@@ -23,7 +23,7 @@ import { evaluate, printReport, type MemoryRow, type Report, type Sample, type S
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const API_KEY = 'bench-key'
-const VIAS: Via[] = ['service', 'relay', 'direct']
+const VIAS: Via[] = ['service', 'relay', 'sdk', 'direct']
 
 /** one timed transfer, and what to check or clean up after the clock stops */
 interface Transfer {
@@ -138,13 +138,14 @@ class Bench {
   /** where a transfer of `key` goes: the service's `path`, the relay with a presigned URL, or that URL itself */
   async endpoint (via: Via, path: string, key: string, method: 'GET' | 'PUT'): Promise<Endpoint> {
     if (via === 'service') return this.serviceEndpoint(path, key)
+    if (via === 'sdk') return { url: `${this.relayUrl}/`, headers: { 'x-sdk-key': key } }
     const url = await this.presign(key, method)
     return via === 'relay' ? { url: `${this.relayUrl}/`, headers: { 'x-target': url } } : { url }
   }
 
   /** the hop process a via runs through, whose CPU time is measured */
   hop (via: Via): number | undefined {
-    return via === 'service' ? this.service?.pid : via === 'relay' ? this.relay.pid : undefined
+    return via === 'service' ? this.service?.pid : via === 'relay' || via === 'sdk' ? this.relay.pid : undefined
   }
 
   /** time one transfer and the hop's CPU seconds for it */
@@ -165,11 +166,19 @@ class Bench {
    * Rounds of one transfer through each via; the order rotates every round so
    * that no via always goes first (or always follows a given other).
    */
-  async rounds (name: string, bytes: number, prepare: (via: Via) => Promise<Transfer>): Promise<ThroughputRow> {
-    const samples: ThroughputRow['samples'] = { service: [], relay: [], direct: [] }
+  async rounds (name: string, bytes: number, prepare: (via: Via) => Promise<Transfer>, vias = VIAS): Promise<ThroughputRow> {
+    const samples: ThroughputRow['samples'] = { service: [], relay: [], sdk: [], direct: [] }
+    // one untimed transfer each way first: the service is fresh for every
+    // case while the relay has run the cases before; both start warm
+    for (const via of vias) {
+      const transfer = await prepare(via)
+      await transfer.run()
+      await transfer.after?.()
+    }
+    process.stdout.write('w')
     for (let round = 0; round < settings.rounds; round++) {
-      for (let i = 0; i < VIAS.length; i++) {
-        const via = VIAS[(i + round) % VIAS.length]!
+      for (let i = 0; i < vias.length; i++) {
+        const via = vias[(i + round) % vias.length]!
         const transfer = await prepare(via)
         samples[via].push(await this.timed(via, transfer.run))
         await transfer.after?.()
@@ -194,9 +203,9 @@ class Bench {
           if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
         },
         after: async () => {
-          // the relay stores a multipart body with its framing
+          // the relay and the SDK hop store a multipart body with its framing
           const stored = await this.sizeOf(key)
-          if ((via !== 'relay' || mode !== 'multipart') && stored !== size) throw new Error(`${via} upload stored ${stored ?? 'nothing'} bytes, not ${size}`)
+          if ((via === 'service' || via === 'direct' || mode !== 'multipart') && stored !== size) throw new Error(`${via} upload stored ${stored ?? 'nothing'} bytes, not ${size}`)
           await this.remove(key)
         }
       }
@@ -253,7 +262,7 @@ class Bench {
           check(Buffer.concat(chunks).toString('base64'))
         }
       }
-    })
+    }, VIAS.filter((via) => via !== 'sdk'))
     row.peakRss = await this.stopService()
     await this.remove(key)
     return row
@@ -267,22 +276,26 @@ class Bench {
     const method = op === 'upload' ? 'PUT' : 'GET'
     const signed = await Promise.all(keys.map(async (key) => await this.presign(key, method)))
     await this.startService()
-    const results: Record<Via, Array<LoadResult & Sample>> = { service: [], relay: [], direct: [] }
+    const load = async (via: Via, seconds: number): Promise<LoadResult> =>
+      await hammer(via === 'service' ? this.serviceUrl : via === 'direct' ? this.backend.endpoint : this.relayUrl, n, seconds, (worker) => {
+        const withBody = op === 'upload' ? { body, headers: { 'content-type': 'application/octet-stream' } } : { headers: {} }
+        if (via === 'service') {
+          return { method: op === 'upload' ? 'POST' : 'GET', path: `/${op}/file?s3_key=${encodeURIComponent(keys[worker]!)}`, ...withBody, headers: { ...withBody.headers, 'x-api-key': API_KEY } }
+        }
+        if (via === 'relay') return { method, path: '/', ...withBody, headers: { ...withBody.headers, 'x-target': signed[worker]! } }
+        if (via === 'sdk') return { method, path: '/', ...withBody, headers: { ...withBody.headers, 'x-sdk-key': keys[worker]! } }
+        const url = new URL(signed[worker]!)
+        return { method, path: url.pathname + url.search, ...withBody }
+      })
+    // untimed warm-up each way, as for the big transfers
+    for (const via of VIAS) await load(via, Math.min(2, settings.smallSeconds))
+    process.stdout.write('w')
+    const results: Record<Via, Array<LoadResult & Sample>> = { service: [], relay: [], sdk: [], direct: [] }
     for (let round = 0; round < settings.rounds; round++) {
       for (let i = 0; i < VIAS.length; i++) {
         const via = VIAS[(i + round) % VIAS.length]!
         let result: LoadResult | undefined
-        const sample = await this.timed(via, async () => {
-          result = await hammer(via === 'service' ? this.serviceUrl : via === 'relay' ? this.relayUrl : this.backend.endpoint, n, settings.smallSeconds, (worker) => {
-            const withBody = op === 'upload' ? { body, headers: { 'content-type': 'application/octet-stream' } } : { headers: {} }
-            if (via === 'service') {
-              return { method: op === 'upload' ? 'POST' : 'GET', path: `/${op}/file?s3_key=${encodeURIComponent(keys[worker]!)}`, ...withBody, headers: { ...withBody.headers, 'x-api-key': API_KEY } }
-            }
-            if (via === 'relay') return { method, path: '/', ...withBody, headers: { ...withBody.headers, 'x-target': signed[worker]! } }
-            const url = new URL(signed[worker]!)
-            return { method, path: url.pathname + url.search, ...withBody }
-          })
-        })
+        const sample = await this.timed(via, async () => { result = await load(via, settings.smallSeconds) })
         results[via].push({ ...result!, ...sample })
         process.stdout.write('.')
       }
@@ -320,7 +333,13 @@ async function main (): Promise<void> {
   const stopAll = async (): Promise<void> => { for (const child of children.reverse()) await child.stop().catch(() => {}) }
   process.once('SIGINT', () => { stopAll().finally(() => process.exit(130)).catch(() => {}) })
   try {
-    const relay = await startChild('relay', ['--import', 'tsx', join(root, 'bench/relay.ts')], process.env)
+    const relay = await startChild('relay', ['--import', 'tsx', join(root, 'bench/relay.ts')], {
+      ...process.env,
+      BENCH_RELAY_S3_ENDPOINT: backend.endpoint,
+      BENCH_RELAY_ACCESS_KEY: backend.accessKeyId,
+      BENCH_RELAY_SECRET_KEY: backend.secretAccessKey,
+      BENCH_RELAY_BUCKET: backend.bucket
+    })
     children.push(relay)
     const bench = new Bench(backend, relay)
     children.push({ stop: async () => { await bench.stopService() } })

@@ -1,18 +1,19 @@
 // The bench's arithmetic: medians, ratios and the targets it reports.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { evaluate, median, renderReport, type Report, type ThroughputRow } from '../../bench/report.js'
+import { evaluate, median, renderReport, verdict as verdictText, type Report, type ThroughputRow } from '../../bench/report.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
-function row (name: string, seconds: { service: number[], relay: number[], direct: number[] }, cpu: { service: number, relay: number }): ThroughputRow {
+function row (name: string, seconds: { service: number[], relay: number[], sdk: number[], direct: number[] }, cpu: { service: number, relay: number, sdk: number }): ThroughputRow {
   return {
     name,
     bytes: GiB,
     samples: {
       service: seconds.service.map((s) => ({ seconds: s, cpu: cpu.service, cpuUser: cpu.service / 2, cpuSystem: cpu.service / 2 })),
       relay: seconds.relay.map((s) => ({ seconds: s, cpu: cpu.relay })),
+      sdk: seconds.sdk.map((s) => ({ seconds: s, cpu: cpu.sdk })),
       direct: seconds.direct.map((s) => ({ seconds: s, cpu: undefined }))
     },
     peakRss: 100 * MiB
@@ -48,9 +49,11 @@ describe('bench report', () => {
 
   it('computes ratios from medians and holds each to its target', () => {
     // service 1 GiB in 4 s (256 MiB/s), relay in 4.4 s, direct in 3.2 s
-    const upload = row('upload 1024 MiB, Content-Length', { service: [4, 3.9, 9], relay: [4.4, 4.4, 4.5], direct: [3.2, 3.2, 3.2] }, { service: 1.5, relay: 1 })
-    const download = row('download 1024 MiB', { service: [4], relay: [3], direct: [3] }, { service: 1.1, relay: 1 })
-    const r = report([upload, download])
+    const upload = row('upload 1024 MiB, Content-Length', { service: [4, 3.9, 9], relay: [4.4, 4.4, 4.5], sdk: [4, 4, 4], direct: [3.2, 3.2, 3.2] }, { service: 1.5, relay: 1, sdk: 1.2 })
+    // the SDK hop moves 1 GiB in 3.5 s: 0.86× the relay, so the service's 0.75× is its own miss
+    const download = row('download 1024 MiB', { service: [4], relay: [3], sdk: [3.5], direct: [3] }, { service: 1.1, relay: 1, sdk: 1.3 })
+    const chunked = row('upload 1024 MiB, chunked', { service: [8], relay: [4], sdk: [4], direct: [3] }, { service: 3, relay: 1, sdk: 1.2 })
+    const r = report([upload, download, chunked])
     r.targets = evaluate(r)
     const s = upload.summary!
     assert.equal(Math.round(s.mibPerSecond.service), 256)
@@ -64,8 +67,15 @@ describe('bench report', () => {
     assert.equal(verdict['1024 MiB upload, chunked: service peak RSS'], false, '140 MiB misses ≤ 128 MiB')
     assert.equal(verdict['8 × 256 MiB upload, chunked: service peak RSS'], true, '250 MiB is within ≤ 256 MiB for 8 concurrent')
     assert.equal(verdict['peak RSS flat from 64 MiB to 1024 MiB (chunked)'], false, 'grew 30 MiB')
+    const byName = Object.fromEntries(r.targets.map((t) => [t.name, t]))
+    const downloadCpu = byName['download 1024 MiB: CPU per GiB vs relay']!
+    assert.equal(downloadCpu.floor, 1.3)
+    assert.equal(downloadCpu.floorPass, false, 'the SDK hop at 1.3× misses ≤ 1.2×')
+    assert.equal(verdictText(byName['download 1024 MiB: throughput vs relay']!), '**missed** (the SDK hop misses too)', 'the SDK hop at 0.86× misses ≥ 0.95× as well')
+    assert.equal(verdictText(byName['upload 1024 MiB, chunked: throughput vs relay']!), '**missed**', 'the SDK hop keeps up with the relay: the miss is the service\'s own')
+    assert.equal(verdictText(byName['upload 1024 MiB, Content-Length: throughput vs relay']!), 'met')
     const text = renderReport(r)
-    assert.match(text, /\| download 1024 MiB \| 256 \| 341 \| 341 \| 0\.75 \|/)
+    assert.match(text, /\| download 1024 MiB \| 256 \| 341 \| 293 \| 341 \| 0\.75 \| 0\.86 \|/)
     assert.match(text, /\*\*missed\*\*/)
   })
 })

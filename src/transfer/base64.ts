@@ -61,27 +61,33 @@ export function encodedLength (size: number): number {
 }
 
 /**
- * Encode a byte stream as base64 text, chunk by chunk, into pieces that join
- * into one valid base64 text. Each chunk is encoded where it lies; only the
- * 1–2 bytes past its last multiple of 3 are carried into the next (copying
- * every chunk to prepend them cost a copy of every byte).
+ * bytes encoded per piece: a multiple of 3, so that pieces join without
+ * padding, and small enough that a piece (64 KiB of text) stays a young V8
+ * string (768 KiB blocks made 1 MiB strings: twice the CPU and 160 MiB peak)
  */
-export async function * encodeBase64 (source: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  let carry = Buffer.alloc(0)
+export const BASE64_BLOCK = 48 * 1024
+
+/**
+ * Encode a byte stream as base64 text in pieces that join into one valid
+ * base64 text. Chunks are copied into one reused block of BASE64_BLOCK bytes
+ * and each full block is encoded at once, whatever sizes the chunks come in
+ * (no carry of 1–2 bytes between chunks, no piece per tiny chunk).
+ */
+export async function * encodeBase64 (source: AsyncIterable<Buffer>, blockSize = BASE64_BLOCK): AsyncGenerator<string> {
+  if (blockSize <= 0 || blockSize % 3 !== 0) throw new RangeError(`encodeBase64: the block size must be a positive multiple of 3, not ${blockSize}`)
+  const block = Buffer.allocUnsafe(blockSize)
+  let filled = 0
   for await (const chunk of source) {
-    let text = ''
-    let start = 0
-    if (carry.length > 0) {
-      start = Math.min(3 - carry.length, chunk.length)
-      carry = Buffer.concat([carry, chunk.subarray(0, start)])
-      if (carry.length < 3) continue
-      text = carry.toString('base64')
-      carry = Buffer.alloc(0)
+    let offset = 0
+    while (offset < chunk.length) {
+      const copied = chunk.copy(block, filled, offset)
+      filled += copied
+      offset += copied
+      if (filled === blockSize) {
+        yield block.toString('base64')
+        filled = 0
+      }
     }
-    const end = chunk.length - ((chunk.length - start) % 3)
-    if (end > start) text += chunk.toString('base64', start, end)
-    if (end < chunk.length) carry = Buffer.from(chunk.subarray(end))
-    if (text !== '') yield text
   }
-  if (carry.length > 0) yield carry.toString('base64')
+  if (filled > 0) yield block.toString('base64', 0, filled)
 }

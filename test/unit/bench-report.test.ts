@@ -53,7 +53,9 @@ describe('bench report', () => {
     // the SDK hop moves 1 GiB in 3.5 s: 0.86× the relay, so the service's 0.75× is its own miss
     const download = row('download 1024 MiB', { service: [4], relay: [3], sdk: [3.5], direct: [3] }, { service: 1.1, relay: 1, sdk: 1.3 })
     const chunked = row('upload 1024 MiB, chunked', { service: [8], relay: [4], sdk: [4], direct: [3] }, { service: 3, relay: 1, sdk: 1.2 })
-    const r = report([upload, download, chunked])
+    // base64: the service at 0.75× direct, and the bare relay (+ client encode) at 0.7×
+    const base64 = row('base64 download 32 MiB', { service: [4], relay: [30 / 7], sdk: [], direct: [3] }, { service: 3, relay: 1, sdk: 1 })
+    const r = report([upload, download, chunked, base64])
     r.targets = evaluate(r)
     const s = upload.summary!
     assert.equal(Math.round(s.mibPerSecond.service), 256)
@@ -74,6 +76,10 @@ describe('bench report', () => {
     assert.equal(verdictText(byName['download 1024 MiB: throughput vs relay']!), '**missed** (the SDK hop misses too)', 'the SDK hop at 0.86× misses ≥ 0.95× as well')
     assert.equal(verdictText(byName['upload 1024 MiB, chunked: throughput vs relay']!), '**missed**', 'the SDK hop keeps up with the relay: the miss is the service\'s own')
     assert.equal(verdictText(byName['upload 1024 MiB, Content-Length: throughput vs relay']!), 'met')
+    const b64 = byName['base64 download 32 MiB: throughput vs direct GetObject + encode']!
+    assert.equal(b64.floorVia, 'relay')
+    assert.ok(Math.abs(b64.floor! - 0.7) < 1e-9)
+    assert.equal(verdictText(b64), '**missed** (the bare relay misses too)')
     const text = renderReport(r)
     assert.match(text, /\| download 1024 MiB \| 256 \| 341 \| 293 \| 341 \| 0\.75 \| 0\.86 \|/)
     assert.match(text, /\*\*missed\*\*/)

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { attachmentDisposition, evaluatePreconditions, singleByteRange, storedContentType } from '../../src/http/headers.js'
 import { Params } from '../../src/params.js'
 import { resolveObjectKey } from '../../src/s3/keys.js'
-import { decodeBase64Strict, encodeBase64 } from '../../src/transfer/base64.js'
+import { BASE64_BLOCK, decodeBase64Strict, encodeBase64 } from '../../src/transfer/base64.js'
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try { fn() } catch (err) { return (err as { code?: string }).code }
@@ -66,10 +66,19 @@ describe('encodeBase64', () => {
         chunks.push(data.subarray(offset, offset + size))
         offset += size
       }
-      let text = ''
-      for await (const piece of encodeBase64((async function * () { yield * chunks })())) text += piece
-      assert.equal(text, data.toString('base64'), JSON.stringify(sizes))
+      for (const block of [3, 6, 300, 999, 1002, BASE64_BLOCK]) {
+        let text = ''
+        for await (const piece of encodeBase64((async function * () { yield * chunks })(), block)) text += piece
+        assert.equal(text, data.toString('base64'), `chunks ${JSON.stringify(sizes)}, block ${block}`)
+      }
     }
+  })
+
+  it('encodes a block as one piece once it is full, and refuses a block size that is not a multiple of 3', async () => {
+    const pieces: string[] = []
+    for await (const piece of encodeBase64((async function * () { yield Buffer.alloc(7, 1); yield Buffer.alloc(5, 2) })(), 6)) pieces.push(piece)
+    assert.deepEqual(pieces.map((p) => p.length), [8, 8], '12 bytes in blocks of 6: two pieces of 8 characters')
+    await assert.rejects(async () => { for await (const piece of encodeBase64((async function * () { yield Buffer.alloc(1) })(), 4)) assert.fail(piece) }, RangeError)
   })
 })
 

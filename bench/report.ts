@@ -64,6 +64,15 @@ export interface MemoryRow {
   seconds: number
 }
 
+/** chunked uploads with other UPLOAD_PART_SIZE_MIB / UPLOAD_PART_CONCURRENCY (service and relay only) */
+export interface SweepRow {
+  partMiB: number
+  concurrency: number
+  /** part buffers per upload: (concurrency + 1) × part size */
+  bufferMiB: number
+  row: ThroughputRow
+}
+
 export interface Target {
   name: string
   measured: number
@@ -90,6 +99,8 @@ export interface Report {
   throughput: ThroughputRow[]
   small: SmallRow[]
   memory: MemoryRow[]
+  /** present when the sweep case ran */
+  sweep?: SweepRow[]
   targets: Target[]
 }
 
@@ -157,6 +168,7 @@ export function evaluate (report: Report): Target[] {
     }
     if (row.peakRss !== undefined) target(`${row.name}: service peak RSS`, row.peakRss / MiB, '<=', 128, 'MiB')
   }
+  for (const { row } of report.sweep ?? []) row.summary = summarizeThroughput(row)
   for (const row of report.small) {
     const s = row.summary = summarizeSmall(row)
     target(`${row.name}: requests/s vs relay`, s.vsRelay, '>=', 0.7, '×', s.sdkVsRelay)
@@ -209,6 +221,14 @@ export function renderReport (report: Report): string {
   if (report.memory.length > 0) {
     out.push(table(['memory case (fresh service each)', 'idle RSS MiB', 'peak RSS MiB', 'seconds'],
       report.memory.map((row) => [row.name, mib(row.idleRss), mib(row.peakRss), f(row.seconds, 1)])))
+    out.push('')
+  }
+  if (report.sweep !== undefined && report.sweep.length > 0) {
+    out.push(table(['chunked upload, part size × parts in flight', 'part buffers per upload MiB', 'service MiB/s', 'relay MiB/s', 'service ÷ relay', 'service CPU s/GiB', 'service peak RSS MiB'],
+      report.sweep.map(({ partMiB, concurrency, bufferMiB, row }) => {
+        const s = row.summary!
+        return [`${partMiB} MiB × ${concurrency}`, f(bufferMiB), f(s.mibPerSecond.service), f(s.mibPerSecond.relay), f(s.vsRelay, 2), f(s.cpuPerGiB.service, 2), mib(row.peakRss)]
+      })))
     out.push('')
   }
   const value = (n: number, unit: Target['unit']): string => `${f(n, unit === '×' ? 2 : 0)}${unit === '×' ? '×' : ' MiB'}`

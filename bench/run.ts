@@ -19,7 +19,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { startBackend, type Backend } from './backend.js'
 import { exchange, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
 import { cpuSeconds, peakRss, sleep, startChild, type Child } from './procs.js'
-import { evaluate, printReport, type MemoryRow, type Report, type Sample, type SmallRow, type ThroughputRow, type Via } from './report.js'
+import { evaluate, printReport, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const API_KEY = 'bench-key'
@@ -42,8 +42,14 @@ const settings = {
   memorySizesMiB: (process.env.BENCH_MEMORY_MIB ?? '64,256,1024').split(',').map(Number),
   concurrent: 8,
   concurrentMiB: Number(process.env.BENCH_CONCURRENT_MIB ?? 256),
-  /** comma-separated subset of: upload, download, base64, small, memory */
-  cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory').split(','))
+  /** comma-separated subset of: upload, download, base64, small, memory, sweep (not run unless named) */
+  cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory').split(',')),
+  /** the sweep case: UPLOAD_PART_SIZE_MIB x UPLOAD_PART_CONCURRENCY settings for chunked uploads */
+  sweep: (process.env.BENCH_SWEEP ?? '5x3,8x3,8x4,16x2,16x4').split(',').map((pair) => {
+    const [size, concurrency] = pair.split('x').map(Number)
+    if (size === undefined || concurrency === undefined || !Number.isInteger(size) || !Number.isInteger(concurrency)) throw new Error(`BENCH_SWEEP: ${pair} is not <part MiB>x<parts in flight>`)
+    return { partMiB: size, concurrency }
+  })
 }
 
 /** the service's command line as `npm start` runs it (node flags included), paths made absolute */
@@ -82,7 +88,7 @@ class Bench {
   get relayUrl (): string { return `http://127.0.0.1:${this.relay.address}` }
 
   /** a fresh service process: compiled dist/server.js, production settings, an API key */
-  async startService (): Promise<Child> {
+  async startService (env: Record<string, string> = {}): Promise<Child> {
     await this.stopService()
     const port = await freePort()
     this.serviceUrl = `http://127.0.0.1:${port}`
@@ -99,7 +105,8 @@ class Bench {
       S3_ACCESS_KEY: this.backend.accessKeyId,
       S3_SECRET_KEY: this.backend.secretAccessKey,
       BUCKET_NAME: this.backend.bucket,
-      API_KEYS: API_KEY
+      API_KEYS: API_KEY,
+      ...env
     }, async () => (await fetch(`${this.serviceUrl}/readyz`)).status === 200)
     return this.service
   }
@@ -315,6 +322,32 @@ class Bench {
     return { name: `${settings.smallBytes / 1024} KiB ${op}s, ${n} connections, ${settings.smallSeconds} s`, results, peakRss: peak }
   }
 
+  /**
+   * Chunked uploads through a service with other part settings, beside the
+   * relay: what a body of unknown length gains from more memory per upload.
+   */
+  async sweepCase (partMiB: number, concurrency: number): Promise<SweepRow> {
+    const size = settings.bigBytes
+    await this.startService({ UPLOAD_PART_SIZE_MIB: String(partMiB), UPLOAD_PART_CONCURRENCY: String(concurrency) })
+    const row = await this.rounds(`chunked ${size / MiB} MiB, ${partMiB} MiB × ${concurrency}`, size, async (via) => {
+      const key = `bench/sweep-${via}.bin`
+      const to = await this.endpoint(via, '/upload/file', key, 'PUT')
+      return {
+        run: async () => {
+          const answer = await exchange(via === 'service' ? 'POST' : 'PUT', to, uploadBody(size, 'chunked', 'x-content-length'), true)
+          if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
+        },
+        after: async () => {
+          const stored = await this.sizeOf(key)
+          if (stored !== size) throw new Error(`${via} upload stored ${stored ?? 'nothing'} bytes, not ${size}`)
+          await this.remove(key)
+        }
+      }
+    }, ['service', 'relay'])
+    row.peakRss = await this.stopService()
+    return { partMiB, concurrency, bufferMiB: partMiB * (concurrency + 1), row }
+  }
+
   /** peak RSS of a fresh service for `count` concurrent uploads of `size` */
   async memoryCase (size: number, mode: UploadMode, count = 1): Promise<MemoryRow> {
     const service = await this.startService()
@@ -359,6 +392,7 @@ async function main (): Promise<void> {
     const throughput: ThroughputRow[] = []
     const small: SmallRow[] = []
     const memory: MemoryRow[] = []
+    const sweep: SweepRow[] = []
     if (settings.cases.has('upload')) for (const mode of ['chunked', 'length', 'multipart'] as const) throughput.push(await bench.uploadCase(mode))
     if (settings.cases.has('download')) throughput.push(await bench.downloadCase())
     if (settings.cases.has('base64')) throughput.push(await bench.base64Case())
@@ -368,6 +402,7 @@ async function main (): Promise<void> {
       for (const mode of ['chunked', 'length'] as const) memory.push(await bench.memoryCase(settings.concurrentMiB * MiB, mode, settings.concurrent))
       process.stdout.write('\n')
     }
+    if (settings.cases.has('sweep')) for (const { partMiB, concurrency } of settings.sweep) sweep.push(await bench.sweepCase(partMiB, concurrency))
 
     const report: Report = {
       date: started.toISOString(),
@@ -379,6 +414,7 @@ async function main (): Promise<void> {
       throughput,
       small,
       memory,
+      sweep,
       targets: []
     }
     report.targets = evaluate(report)

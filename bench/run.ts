@@ -173,7 +173,7 @@ class Bench {
    * Rounds of one transfer through each via; the order rotates every round so
    * that no via always goes first (or always follows a given other).
    */
-  async rounds (name: string, bytes: number, prepare: (via: Via) => Promise<Transfer>, vias = VIAS): Promise<ThroughputRow> {
+  async rounds (name: string, bytes: number, prepare: (via: Via) => Promise<Transfer>, vias: Via[] = VIAS): Promise<ThroughputRow> {
     const samples: ThroughputRow['samples'] = { service: [], relay: [], sdk: [], direct: [] }
     // one untimed transfer each way first: the service is fresh for every
     // case while the relay has run the cases before; both start warm
@@ -196,10 +196,12 @@ class Bench {
     return { name, bytes, samples, peakRss: undefined }
   }
 
-  async uploadCase (mode: UploadMode): Promise<ThroughputRow> {
+  /** 1 GiB uploads each way; `service` settings (env) and `vias` for the sweep */
+  async uploadCase (mode: UploadMode, options: { name?: string, env?: Record<string, string>, vias?: Via[] } = {}): Promise<ThroughputRow> {
     const size = settings.bigBytes
-    await this.startService()
-    const row = await this.rounds(`upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`, size, async (via) => {
+    await this.startService(options.env)
+    const name = options.name ?? `upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`
+    const row = await this.rounds(name, size, async (via) => {
       const key = `bench/upload-${mode}-${via}.bin`
       const to = await this.endpoint(via, '/upload/file', key, 'PUT')
       // S3 itself takes no chunked PUT: direct always sends the length
@@ -216,7 +218,7 @@ class Bench {
           await this.remove(key)
         }
       }
-    })
+    }, options.vias)
     row.peakRss = await this.stopService()
     return row
   }
@@ -327,24 +329,11 @@ class Bench {
    * relay: what a body of unknown length gains from more memory per upload.
    */
   async sweepCase (partMiB: number, concurrency: number): Promise<SweepRow> {
-    const size = settings.bigBytes
-    await this.startService({ UPLOAD_PART_SIZE_MIB: String(partMiB), UPLOAD_PART_CONCURRENCY: String(concurrency) })
-    const row = await this.rounds(`chunked ${size / MiB} MiB, ${partMiB} MiB × ${concurrency}`, size, async (via) => {
-      const key = `bench/sweep-${via}.bin`
-      const to = await this.endpoint(via, '/upload/file', key, 'PUT')
-      return {
-        run: async () => {
-          const answer = await exchange(via === 'service' ? 'POST' : 'PUT', to, uploadBody(size, 'chunked', 'x-content-length'), true)
-          if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
-        },
-        after: async () => {
-          const stored = await this.sizeOf(key)
-          if (stored !== size) throw new Error(`${via} upload stored ${stored ?? 'nothing'} bytes, not ${size}`)
-          await this.remove(key)
-        }
-      }
-    }, ['service', 'relay'])
-    row.peakRss = await this.stopService()
+    const row = await this.uploadCase('chunked', {
+      name: `chunked ${settings.bigBytes / MiB} MiB, ${partMiB} MiB × ${concurrency}`,
+      env: { UPLOAD_PART_SIZE_MIB: String(partMiB), UPLOAD_PART_CONCURRENCY: String(concurrency) },
+      vias: ['service', 'relay']
+    })
     return { partMiB, concurrency, bufferMiB: partMiB * (concurrency + 1), row }
   }
 

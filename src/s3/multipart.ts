@@ -22,6 +22,7 @@ import {
   type CompletedPart,
   type S3Client
 } from '@aws-sdk/client-s3'
+import { blocks, type Block } from '../transfer/blocks.js'
 import { statusOf } from './errors.js'
 
 /** S3's smallest part (but the last) is 5 MiB, and an upload has at most 10 000 parts */
@@ -117,36 +118,30 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
     // generation and cost a mark-compact every few MiB). A buffer's pages
     // are touched only as bytes arrive.
     const free: Buffer[] = []
-    const takeBuffer = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(partSize)
-    let part = takeBuffer()
-    let filled = 0
     let partNumber = 0
-    for await (const data of body) {
-      const chunk = data as Buffer
-      let offset = 0
-      while (offset < chunk.length) {
-        const copied = chunk.copy(part, filled, offset)
-        filled += copied
-        offset += copied
-        if (filled < partSize) continue
-        uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal: cancel.signal })).UploadId
-        const full = part
-        startPart(++partNumber, full, partSize, () => { free.push(full) })
-        // backpressure: the source waits while the queue is full
-        while (inFlight.size >= queueSize) await Promise.race(inFlight)
-        if (failure !== undefined) throw failure
-        part = takeBuffer()
-        filled = 0
+    /** the short last block, if the body does not end on a part boundary */
+    let tail: Block | undefined
+    for await (const block of blocks(body, partSize, () => free.pop() ?? Buffer.allocUnsafeSlow(partSize))) {
+      if (block.bytes < partSize) {
+        tail = block
+        break
       }
+      uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal: cancel.signal })).UploadId
+      const full = block.data
+      startPart(++partNumber, full, partSize, () => { free.push(full) })
+      // backpressure: the source waits while the queue is full
+      while (inFlight.size >= queueSize) await Promise.race(inFlight)
+      if (failure !== undefined) throw failure
     }
     if (failure !== undefined) throw failure
     if (uploadId === undefined) {
+      const bytes = tail?.bytes ?? 0
       const out = await client.send(new PutObjectCommand({
-        Bucket: bucket, Key: key, ContentType: contentType, ContentLength: filled, Body: streamOf(part, filled)
+        Bucket: bucket, Key: key, ContentType: contentType, ContentLength: bytes, Body: streamOf(tail?.data ?? Buffer.alloc(0), bytes)
       }), { abortSignal: cancel.signal })
       return { etag: out.ETag }
     }
-    if (filled > 0) startPart(++partNumber, part, filled, () => {})
+    if (tail !== undefined) startPart(++partNumber, tail.data, tail.bytes, () => {})
     while (inFlight.size > 0) await Promise.race(inFlight)
     if (failure !== undefined) throw failure
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))

@@ -1,5 +1,6 @@
 // Strict base64 in, streamed base64 out.
 import { AppError } from '../errors.js'
+import { blocks } from './blocks.js'
 
 const DATA_URI = /^data:([^,;]*)((?:;[^,;]*)*);base64,/i
 const ALPHABET = /^[A-Za-z0-9+/]*$/
@@ -76,18 +77,5 @@ export const BASE64_BLOCK = 48 * 1024
 export async function * encodeBase64 (source: AsyncIterable<Buffer>, blockSize = BASE64_BLOCK): AsyncGenerator<string> {
   if (blockSize <= 0 || blockSize % 3 !== 0) throw new RangeError(`encodeBase64: the block size must be a positive multiple of 3, not ${blockSize}`)
   const block = Buffer.allocUnsafe(blockSize)
-  let filled = 0
-  for await (const chunk of source) {
-    let offset = 0
-    while (offset < chunk.length) {
-      const copied = chunk.copy(block, filled, offset)
-      filled += copied
-      offset += copied
-      if (filled === blockSize) {
-        yield block.toString('base64')
-        filled = 0
-      }
-    }
-  }
-  if (filled > 0) yield block.toString('base64', 0, filled)
+  for await (const { data, bytes } of blocks(source, blockSize, () => block)) yield data.toString('base64', 0, bytes)
 }

@@ -11,24 +11,15 @@
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import { Transform, type Readable } from 'node:stream'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { benchS3Client } from './s3.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 
 const bucket = process.env.BENCH_RELAY_BUCKET ?? 'bench'
 const s3 = process.env.BENCH_RELAY_S3_ENDPOINT === undefined
   ? undefined
-  : new S3Client({
-    endpoint: process.env.BENCH_RELAY_S3_ENDPOINT,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: process.env.BENCH_RELAY_ACCESS_KEY ?? '', secretAccessKey: process.env.BENCH_RELAY_SECRET_KEY ?? '' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    expectContinueHeader: false,
-    requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 256 }) })
-  })
+  : benchS3Client(process.env.BENCH_RELAY_S3_ENDPOINT, process.env.BENCH_RELAY_ACCESS_KEY ?? '', process.env.BENCH_RELAY_SECRET_KEY ?? '')
 
 function bodyLength (req: http.IncomingMessage): string | undefined {
   const length = req.headers['content-length'] ?? req.headers['x-content-length']

@@ -116,8 +116,8 @@ function byVia<T> (pick: (via: Via) => T): Record<Via, T> {
 }
 
 function summarizeThroughput (row: ThroughputRow): NonNullable<ThroughputRow['summary']> {
-  const mibPerSecond = byVia((via) => median((row.samples[via] ?? []).map((s) => row.bytes / MiB / s.seconds)))
-  const cpu = (via: Hop): number => median((row.samples[via] ?? []).map((s) => (s.cpu ?? Number.NaN) / (row.bytes / GiB)))
+  const mibPerSecond = byVia((via) => median(row.samples[via].map((s) => row.bytes / MiB / s.seconds)))
+  const cpu = (via: Hop): number => median(row.samples[via].map((s) => (s.cpu ?? Number.NaN) / (row.bytes / GiB)))
   const cpuPerGiB = { service: cpu('service'), relay: cpu('relay'), sdk: cpu('sdk') }
   return {
     mibPerSecond,
@@ -132,7 +132,7 @@ function summarizeThroughput (row: ThroughputRow): NonNullable<ThroughputRow['su
 }
 
 function summarizeSmall (row: SmallRow): NonNullable<SmallRow['summary']> {
-  const results = (via: Via): Array<LoadResult & Sample> => row.results[via] ?? []
+  const results = (via: Via): Array<LoadResult & Sample> => row.results[via]
   const perSecond = byVia((via) => median(results(via).map((r) => r.perSecond)))
   const cpu = (via: Hop): number => median(results(via).map((r) => 1000 * (r.cpu ?? Number.NaN) / r.requests))
   return {

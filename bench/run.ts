@@ -13,12 +13,13 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client
+  type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { startBackend, type Backend } from './backend.js'
 import { exchange, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
 import { cpuSeconds, peakRss, sleep, startChild, type Child } from './procs.js'
+import { benchS3Client } from './s3.js'
 import { evaluate, printReport, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -75,14 +76,7 @@ class Bench {
   serviceUrl = ''
 
   constructor (readonly backend: Backend, readonly relay: Child) {
-    this.s3 = new S3Client({
-      endpoint: backend.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: backend.accessKeyId, secretAccessKey: backend.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED'
-    })
+    this.s3 = benchS3Client(backend.endpoint, backend.accessKeyId, backend.secretAccessKey)
   }
 
   get relayUrl (): string { return `http://127.0.0.1:${this.relay.address}` }

@@ -8,6 +8,9 @@
 // service's client settings) and, for uploads, SHA-256 of every byte, as the
 // contract makes the service do. It is the floor of any hop built on the
 // SDK the conventions name: what the service pays beyond it is its own.
+// With X-Encode: base64 a GET through it answers {"content_base64": "..."}
+// encoded on the way, the plainest way (each chunk with the 0–2 bytes left
+// over from the one before): the floor of a hop that answers base64.
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import { Transform, type Readable } from 'node:stream'
@@ -45,6 +48,21 @@ function bare (req: http.IncomingMessage, res: http.ServerResponse, target: stri
 async function sdk (client: S3Client, req: http.IncomingMessage, res: http.ServerResponse, key: string): Promise<void> {
   if (req.method === 'GET') {
     const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    if (req.headers['x-encode'] === 'base64') {
+      const head = '{"content_base64":"'
+      const length = Buffer.byteLength(head) + Math.ceil((out.ContentLength ?? 0) / 3) * 4 + 2
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(length) })
+      res.write(head)
+      let rest: Buffer = Buffer.alloc(0)
+      for await (const chunk of out.Body as AsyncIterable<Buffer>) {
+        const whole = rest.length === 0 ? chunk : Buffer.concat([rest, chunk])
+        const cut = whole.length - whole.length % 3
+        rest = whole.subarray(cut)
+        if (!res.write(whole.toString('base64', 0, cut))) await new Promise((resolve) => res.once('drain', resolve))
+      }
+      res.end(rest.toString('base64') + '"}')
+      return
+    }
     res.writeHead(200, { 'content-type': out.ContentType ?? 'application/octet-stream', 'content-length': String(out.ContentLength ?? 0) })
     ;(out.Body as Readable).pipe(res)
     return

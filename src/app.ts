@@ -10,6 +10,7 @@ import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
 import metricsPlugin from './plugins/metrics.js'
 import overloadPlugin from './plugins/overload.js'
+import type { MemoryPacer } from './transfer/memory-pacer.js'
 import { ObjectStore } from './s3/store.js'
 import { FileFetcher } from './dify/file-url.js'
 import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
@@ -42,6 +43,8 @@ export interface AppDeps {
   processMetrics?: boolean
   /** where manifest.yaml and endpoints/ are (the repository root by default) */
   pluginRoot?: string
+  /** scavenges paced by buffer memory while transfers run (once per process: server.ts) */
+  pacer?: MemoryPacer
 }
 
 export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie']
@@ -119,11 +122,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.removeContentTypeParser('text/plain')
   await app.register(errorsPlugin)
   // first, so that requests refused by auth are counted too
-  await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true })
+  await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
   await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
-  await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers })
+  await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })
   await app.register(healthRoutes)
   await app.register(docsRoutes)
   await app.register(toolRoutes, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), modules: TOOL_MODULES })

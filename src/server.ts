@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { MemoryPacer } from './transfer/memory-pacer.js'
 import { startEmbeddedS3, type EmbeddedS3 } from './s3/embedded.js'
 
 async function main (): Promise<void> {
@@ -23,7 +24,9 @@ async function main (): Promise<void> {
     config.s3 = { ...config.s3, endpoint: embedded.endpoint, accessKeyId: embedded.accessKeyId, secretAccessKey: embedded.secretAccessKey }
   }
 
-  const app = await buildApp(config, { processMetrics: true })
+  const pacer = new MemoryPacer()
+  const app = await buildApp(config, { processMetrics: true, pacer })
+  if (!pacer.enabled) app.log.warn('node runs without --expose-gc: buffer memory is not paced while files stream (npm start and the image pass it)')
   if (embedded !== undefined) {
     app.log.warn(`DEVELOPMENT STORAGE: no S3_ENDPOINT set, so an embedded S3 (s3rver) serves bucket "${config.s3.bucket}" at ${embedded.endpoint} with its data in ${config.dataDir}. ` +
       'For real storage set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and BUCKET_NAME (NODE_ENV=production refuses to start without them).')

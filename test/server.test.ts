@@ -3,11 +3,12 @@
 // line; it starts while S3 is down; SIGTERM shuts it down cleanly.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import http from 'node:http'
+import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { countUnfinishedUploads, eventually, noUnfinishedUploads, objectBody, putObject, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
@@ -24,8 +25,14 @@ function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
 
 interface Running { child: ChildProcess, output: () => string, url: string }
 
-async function start (env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, SERVER, { env: cleanEnv({ PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+/** the node flags of package.json's start script (npm start and the image run with them) */
+function startFlags (): string[] {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }
+  return pkg.scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--'))
+}
+
+async function start (env: Record<string, string>, nodeFlags: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [...nodeFlags, ...SERVER], { env: cleanEnv({ PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
   child.stderr?.on('data', (c: Buffer) => { output += c.toString() })
@@ -135,6 +142,55 @@ describe('the server process', { timeout: 120_000 }, () => {
       assert.deepEqual(ours.map((l) => l.msg), ['incoming request', 'request completed'])
     } finally {
       assert.equal(await stop(running), 0)
+    }
+  })
+
+  it('with the start script\'s node flags, paces buffer memory while a file streams (metric); without --expose-gc it says so', async () => {
+    const s3 = await startTestS3()
+    const env = { S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKeyId, S3_SECRET_KEY: s3.secretAccessKey, BUCKET_NAME: s3.bucket }
+    const paced = async (running: Running): Promise<number> => {
+      const text = await (await fetch(`${running.url}/metrics`)).text()
+      const value = /^s3_gateway_paced_gc_total (\d+)$/m.exec(text)?.[1]
+      assert.ok(value !== undefined, text.slice(0, 2000))
+      return Number(value)
+    }
+    /** 64 MiB, chunked (no length): the part-buffer path */
+    const upload = async (running: Running, key: string): Promise<void> => {
+      const block = Buffer.alloc(1024 * 1024, 'x')
+      const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+        const req = http.request(`${running.url}/upload/file?s3_key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+          let body = ''
+          res.on('data', (c: Buffer) => { body += c.toString() })
+          res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+        })
+        req.on('error', reject)
+        Readable.from((function * () { for (let i = 0; i < 64; i++) yield block })()).pipe(req)
+      })
+      assert.equal(answer.status, 201, answer.body)
+      assert.equal((JSON.parse(answer.body) as { size: number }).size, 64 * 1024 * 1024)
+    }
+    try {
+      const flags = startFlags()
+      assert.ok(flags.includes('--expose-gc'), `npm start runs node ${flags.join(' ')}`)
+      let running = await start(env, flags)
+      try {
+        assert.equal(await paced(running), 0, 'nothing streamed yet')
+        await upload(running, uniqueKey('paced'))
+        assert.ok(await paced(running) >= 1, 'a 64 MiB upload grew buffer memory by 8 MiB at least once')
+        assert.ok(!running.output().includes('--expose-gc'), running.output())
+      } finally {
+        assert.equal(await stop(running), 0)
+      }
+      running = await start(env)
+      try {
+        await logged(running, 'without --expose-gc')
+        await upload(running, uniqueKey('unpaced'))
+        assert.equal(await paced(running), 0)
+      } finally {
+        assert.equal(await stop(running), 0)
+      }
+    } finally {
+      await s3.close()
     }
   })
 

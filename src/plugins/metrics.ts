@@ -6,11 +6,14 @@ import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { MemoryPacer } from '../transfer/memory-pacer.js'
 import { asAppError } from './errors.js'
 
 export interface MetricsOptions {
   /** also export the process's own metrics (CPU, RSS, event loop, GC): once per process */
   processMetrics?: boolean
+  /** the process's memory pacer, whose scavenges are counted */
+  pacer?: MemoryPacer | undefined
 }
 
 const PREFIX = 's3_gateway_'
@@ -45,6 +48,20 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
       for (const [route, count] of app.transfersInFlight()) this.set({ route }, count)
     }
   })
+
+  const { pacer } = options
+  if (pacer !== undefined) {
+    let counted = 0
+    new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
+      name: `${PREFIX}paced_gc_total`,
+      help: 'Young-generation GCs asked for because buffer memory grew while files streamed (0 without node --expose-gc)',
+      registers: [register],
+      collect () {
+        this.inc(pacer.collections - counted)
+        counted = pacer.collections
+      }
+    })
+  }
 
   // a socket's byte counters when its previous exchange ended: the parser reads
   // body bytes together with the headers, so the start of a request is too late

@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.js'
+import type { MemoryPacer } from '../transfer/memory-pacer.js'
 
 const RETRY_AFTER_SECONDS = 5
 
@@ -19,7 +20,7 @@ declare module 'fastify' {
   }
 }
 
-async function overloadPlugin (app: FastifyInstance, options: { maxTransfers: number }): Promise<void> {
+async function overloadPlugin (app: FastifyInstance, options: { maxTransfers: number, pacer?: MemoryPacer | undefined }): Promise<void> {
   const byRoute = new Map<string, number>()
   let active = 0
   app.decorate('transfersInFlight', () => byRoute)
@@ -35,8 +36,12 @@ async function overloadPlugin (app: FastifyInstance, options: { maxTransfers: nu
       byRoute.set(route, (byRoute.get(route) ?? 0) + delta)
     }
     count(1)
+    options.pacer?.begin()
     // 'close' comes exactly once: after the response, or when the client is gone
-    reply.raw.once('close', () => { count(-1) })
+    reply.raw.once('close', () => {
+      count(-1)
+      options.pacer?.end()
+    })
   })
 }
 

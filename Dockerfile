@@ -36,6 +36,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
 # as `npm start`: gc() for the memory pacer (src/transfer/memory-pacer.ts), a
-# 4 MiB young generation, and array buffers freed in the GC pause rather than
+# 1 MiB young generation, and array buffers freed in the GC pause rather than
 # later by a background task (peak RSS: bench/README.md)
-CMD ["node", "--expose-gc", "--max-semi-space-size=4", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]
+CMD ["node", "--expose-gc", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]

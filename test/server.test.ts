@@ -8,8 +8,8 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import http from 'node:http'
-import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
+import { send } from './http.js'
 import { countUnfinishedUploads, eventually, noUnfinishedUploads, objectBody, putObject, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
 const SERVER = ['--import', 'tsx', 'src/server.ts']
@@ -157,17 +157,9 @@ describe('the server process', { timeout: 120_000 }, () => {
     /** 64 MiB, chunked (no length): the part-buffer path */
     const upload = async (running: Running, key: string): Promise<void> => {
       const block = Buffer.alloc(1024 * 1024, 'x')
-      const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
-        const req = http.request(`${running.url}/upload/file?s3_key=${key}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-          let body = ''
-          res.on('data', (c: Buffer) => { body += c.toString() })
-          res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
-        })
-        req.on('error', reject)
-        Readable.from((function * () { for (let i = 0; i < 64; i++) yield block })()).pipe(req)
-      })
-      assert.equal(answer.status, 201, answer.body)
-      assert.equal((JSON.parse(answer.body) as { size: number }).size, 64 * 1024 * 1024)
+      const answer = await send(`${running.url}/upload/file?s3_key=${key}`, { headers: { 'content-type': 'application/octet-stream' }, chunks: Array<Buffer>(64).fill(block) })
+      assert.equal(answer.status, 201, answer.body.toString())
+      assert.equal((JSON.parse(answer.body.toString()) as { size: number }).size, 64 * 1024 * 1024)
     }
     try {
       const flags = startFlags()

@@ -51,14 +51,14 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
 
   const { pacer } = options
   if (pacer !== undefined) {
-    let counted = 0
+    let reported = 0
     new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
       name: `${PREFIX}paced_gc_total`,
       help: 'Young-generation GCs asked for because buffer memory grew while files streamed (0 without node --expose-gc)',
       registers: [register],
       collect () {
-        this.inc(pacer.collections - counted)
-        counted = pacer.collections
+        this.inc(pacer.collections - reported)
+        reported = pacer.collections
       }
     })
   }

@@ -58,26 +58,26 @@ describe('memory pacer', () => {
 
   it('looks on a timer only while transfers run', async () => {
     const { pacer, state } = fake(8 * MiB, 2)
-    state.bytes += 64 * MiB
-    await sleep(20)
+    /** buffers grow by 64 MiB; then wait for the timer (every 2 ms) to look */
+    const grow = async (ms = 50): Promise<void> => {
+      state.bytes += 64 * MiB
+      await sleep(ms)
+    }
+    await grow(20)
     assert.equal(state.gcs, 0, 'no transfer: no timer')
     pacer.begin()
     pacer.begin()
-    state.bytes += 64 * MiB
-    await sleep(50)
+    await grow()
     assert.equal(state.gcs, 1, 'one transfer running: the timer found the growth')
     pacer.end()
-    state.bytes += 64 * MiB
-    await sleep(50)
+    await grow()
     assert.equal(state.gcs, 2, 'the second transfer still runs')
     pacer.end()
-    state.bytes += 64 * MiB
-    await sleep(50)
+    await grow()
     assert.equal(state.gcs, 2, 'both ended: the timer stopped')
     pacer.end()
     pacer.begin()
-    state.bytes += 64 * MiB
-    await sleep(50)
+    await grow()
     assert.equal(state.gcs, 3, 'an extra end() does not leave the count below zero')
     pacer.end()
   })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import { gatewaySuite, putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
+import { gatewaySuite, objectBody, putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
@@ -184,6 +184,17 @@ describe('errors', () => {
       const body = await res.json() as Record<string, unknown>
       assert.equal(body.code, 'UPSTREAM_ERROR')
       assert.match(String(body.message), /credentials/)
+      // uploads of known length (small, and large enough that S3 may refuse
+      // before the body is sent), twice: a refused connection is not reused
+      const key = uniqueKey('refused.bin')
+      for (const size of [10, 8 * 1024 * 1024, 10]) {
+        const up = await fetch(`${wrong.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: Buffer.alloc(size, 1), headers: { 'content-type': 'application/octet-stream' } })
+        assert.equal(up.status, 502, `${size} bytes`)
+        const answer = await up.json() as Record<string, unknown>
+        assert.equal(answer.code, 'UPSTREAM_ERROR')
+        assert.match(String(answer.message), /credentials/)
+      }
+      assert.equal(await objectBody(suite.s3, key), undefined)
     } finally {
       await wrong.close()
     }
@@ -195,6 +206,11 @@ describe('errors', () => {
       const res = await fetch(`${missing.url}/download/file?s3_key=a.txt`)
       assert.equal(res.status, 502)
       assert.equal((await res.json() as Record<string, unknown>).code, 'UPSTREAM_ERROR')
+      const up = await fetch(`${missing.url}/upload/file?s3_key=a.txt`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+      assert.equal(up.status, 502)
+      const answer = await up.json() as Record<string, unknown>
+      assert.equal(answer.code, 'UPSTREAM_ERROR')
+      assert.match(String(answer.message), /bucket does not exist/)
       assert.equal((await fetch(`${missing.url}/readyz`)).status, 503)
     } finally {
       await missing.close()

@@ -21,13 +21,32 @@ export interface ClientOptions {
   /** presigning never adds checksum parameters, whatever S3_CHECKSUM_MODE says */
   forPresign?: boolean
   logger?: SdkLogger
+  /** keep-alive agents to share with other requests to the same endpoint */
+  agents?: Agents
+}
+
+export interface Agents {
+  http: http.Agent
+  https: https.Agent
+}
+
+/** Keep-alive agents capped at S3_MAX_SOCKETS; a private CA is added to the system roots, verification is never turned off. */
+export function createAgents (config: S3Config): Agents {
+  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets }
+  return {
+    http: new http.Agent(agentOptions),
+    https: new https.Agent({
+      ...agentOptions,
+      ...(config.caBundle !== undefined ? { ca: [...rootCertificates, config.caBundle] } : {})
+    })
+  }
 }
 
 export function createS3Client (config: S3Config, options: ClientOptions = {}): S3Client {
   const endpoint = options.endpoint ?? config.endpoint
   if (endpoint === undefined) throw new Error('createS3Client: no S3 endpoint configured')
   const checksum = config.checksumMode === 'when_supported' && options.forPresign !== true ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED'
-  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets }
+  const agents = options.agents ?? createAgents(config)
   return new S3Client({
     endpoint,
     region: config.region,
@@ -45,12 +64,8 @@ export function createS3Client (config: S3Config, options: ClientOptions = {}): 
       // an idle timer, also over streamed bodies in both directions
       socketTimeout: config.timeoutMs,
       throwOnRequestTimeout: true,
-      httpAgent: new http.Agent(agentOptions),
-      // a private CA is added to the system roots; verification is never turned off
-      httpsAgent: new https.Agent({
-        ...agentOptions,
-        ...(config.caBundle !== undefined ? { ca: [...rootCertificates, config.caBundle] } : {})
-      })
+      httpAgent: agents.http,
+      httpsAgent: agents.https
     })
   })
 }

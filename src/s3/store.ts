@@ -12,8 +12,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
-import { createS3Client, type SdkLogger } from './client.js'
+import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
 import { partSizeFor, uploadStream } from './multipart.js'
+import { SignedPut } from './signed-put.js'
 import { statusOf, toAppError } from './errors.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
@@ -48,6 +49,8 @@ export interface PutOptions {
 
 export class ObjectStore {
   readonly bucket: string
+  private readonly config: S3Config
+  private readonly agents: Agents
   private readonly client: S3Client
   private readonly presignClient: S3Client
   private readonly timeoutMs: number
@@ -57,10 +60,12 @@ export class ObjectStore {
 
   constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
     this.bucket = config.bucket
+    this.config = config
     this.timeoutMs = config.timeoutMs
     this.partSize = partSizeFor(maxObjectBytes, config.partSize)
     this.partConcurrency = config.partConcurrency
-    this.client = createS3Client(config, logger !== undefined ? { logger } : {})
+    this.agents = createAgents(config)
+    this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
   }
 
@@ -132,9 +137,37 @@ export class ObjectStore {
     clearTimeout(timer)
   }
 
+  /** PutObject without the SDK's stack (signed-put.ts); resolved on the first streamed PUT */
+  private signedPut: Promise<SignedPut | undefined> | undefined
+
+  /**
+   * The bucket's URL comes from the SDK (a presigned URL for the key "k",
+   * query dropped), so both paths address S3 alike. None with
+   * S3_CHECKSUM_MODE=when_supported: the SDK adds the checksum trailer.
+   */
+  private async directPut (): Promise<SignedPut | undefined> {
+    this.signedPut ??= (async () => {
+      if (this.config.checksumMode !== 'when_required') return undefined
+      const url = new URL(await getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: 'k' }), { expiresIn: 60 }))
+      if (!url.pathname.endsWith('/k')) return undefined
+      url.search = ''
+      url.pathname = url.pathname.slice(0, -1)
+      const { region, accessKeyId, secretAccessKey, timeoutMs } = this.config
+      return new SignedPut({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http })
+    })().catch(() => undefined)
+    return await this.signedPut
+  }
+
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const { size, contentType, signal } = options
     try {
+      if (!Buffer.isBuffer(body) && size !== undefined && size <= MAX_SINGLE_PUT) {
+        const direct = await this.directPut()
+        if (direct !== undefined) {
+          const { etag } = await direct.put(key, body, size, contentType, signal)
+          return { etag: etag ?? await this.etagOf(key) }
+        }
+      }
       if (Buffer.isBuffer(body) || (size !== undefined && size <= MAX_SINGLE_PUT)) {
         const out = await this.client.send(new PutObjectCommand({
           Bucket: this.bucket,

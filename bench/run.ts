@@ -7,15 +7,22 @@ import { mkdir, rename, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Readable } from 'node:stream'
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
   type S3Client
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { loadConfig } from '../src/config.js'
 import { startBackend, type Backend } from './backend.js'
 import { exchange, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
 import { cpuSeconds, peakRss, sleep, startChild, type Child } from './procs.js'
@@ -23,6 +30,14 @@ import { benchS3Client } from './s3.js'
 import { evaluate, printReport, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+/** the service's own defaults for UPLOAD_PART_SIZE_MIB × UPLOAD_PART_CONCURRENCY */
+const SERVICE_PARTS = (({ s3 }) => ({ partMiB: s3.partSize / MiB, concurrency: s3.partConcurrency }))(
+  loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', BUCKET_NAME: 'bench', AUTH_DISABLED: 'true' }))
+
+interface PartSettings {
+  partMiB: number
+  concurrency: number
+}
 const API_KEY = 'bench-key'
 const VIAS: Via[] = ['service', 'relay', 'sdk', 'direct']
 
@@ -192,7 +207,7 @@ class Bench {
   }
 
   /** 1 GiB uploads each way; `service` settings (env) and `vias` for the sweep */
-  async uploadCase (mode: UploadMode, options: { name?: string, env?: Record<string, string>, vias?: Via[] } = {}): Promise<ThroughputRow> {
+  async uploadCase (mode: UploadMode, options: { name?: string, env?: Record<string, string>, vias?: Via[], parts?: PartSettings } = {}): Promise<ThroughputRow> {
     const size = settings.bigBytes
     await this.startService(options.env)
     const name = options.name ?? `upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`
@@ -215,7 +230,52 @@ class Bench {
       }
     }, options.vias)
     row.peakRss = await this.stopService()
+    // a body of unknown length is stored in parts: S3's own pace for them
+    if (mode !== 'length') row.ceiling = await this.multipartCeiling(options.parts ?? SERVICE_PARTS)
     return row
+  }
+
+  /**
+   * S3's multipart ceiling: the same number of bytes, from one buffer in the
+   * bench process, straight to S3 as a multipart upload with `concurrency`
+   * parts of `partMiB` at once (streamed, as the service sends them, so the
+   * SDK hashes nothing). No hop storing a body of unknown length in such
+   * parts can be faster; one round each, after the row's rounds.
+   */
+  async multipartCeiling ({ partMiB, concurrency }: PartSettings): Promise<NonNullable<ThroughputRow['ceiling']>> {
+    const partSize = partMiB * MiB
+    const part = Buffer.alloc(partSize, 7)
+    const count = Math.ceil(settings.bigBytes / partSize)
+    const key = 'bench/ceiling.bin'
+    const mibPerSecond: number[] = []
+    for (let round = 0; round < settings.rounds; round++) {
+      const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.backend.bucket, Key: key }))
+      const parts: CompletedPart[] = []
+      let next = 1
+      const t0 = process.hrtime.bigint()
+      try {
+        await Promise.all(Array.from({ length: concurrency }, async () => {
+          while (next <= count) {
+            const number = next++
+            const bytes = Math.min(partSize, settings.bigBytes - (number - 1) * partSize)
+            const body = Readable.from([part.subarray(0, bytes)], { objectMode: false })
+            const out = await this.s3.send(new UploadPartCommand({ Bucket: this.backend.bucket, Key: key, UploadId, PartNumber: number, ContentLength: bytes, Body: body }))
+            parts.push({ PartNumber: number, ETag: out.ETag })
+          }
+        }))
+        parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))
+        await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.backend.bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))
+      } catch (err) {
+        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.backend.bucket, Key: key, UploadId })).catch(() => {})
+        throw err
+      }
+      mibPerSecond.push(settings.bigBytes / MiB / (Number(process.hrtime.bigint() - t0) / 1e9))
+      if (await this.sizeOf(key) !== settings.bigBytes) throw new Error('the multipart ceiling upload stored the wrong size')
+      await this.remove(key)
+      process.stdout.write('.')
+    }
+    process.stdout.write('\n')
+    return { partMiB, concurrency, mibPerSecond }
   }
 
   async downloadCase (): Promise<ThroughputRow> {
@@ -336,7 +396,8 @@ class Bench {
     const row = await this.uploadCase('chunked', {
       name: `chunked ${settings.bigBytes / MiB} MiB, ${partMiB} MiB × ${concurrency}`,
       env: { UPLOAD_PART_SIZE_MIB: String(partMiB), UPLOAD_PART_CONCURRENCY: String(concurrency) },
-      vias: ['service', 'relay']
+      vias: ['service', 'relay'],
+      parts: { partMiB, concurrency }
     })
     return { partMiB, concurrency, bufferMiB: partMiB * (concurrency + 1), row }
   }

@@ -83,4 +83,28 @@ describe('bench report', () => {
     assert.match(text, /\| download 1024 MiB \| 256 \| 341 \| 293 \| 341 \| 0\.75 \| 0\.86 \|/)
     assert.match(text, /\*\*missed\*\*/)
   })
+
+  it("holds an upload of unknown length to S3's multipart ceiling when that is below the SDK hop", () => {
+    // relay 1 GiB in 4 s (256 MiB/s); S3 alone takes the parts at 192-208 MiB/s (0.78×), the SDK hop keeps up with the relay
+    const chunked = row('upload 1024 MiB, chunked', { service: [8], relay: [4], sdk: [4], direct: [3] }, { service: 3, relay: 1, sdk: 1.2 })
+    chunked.ceiling = { partMiB: 5, concurrency: 3, mibPerSecond: [192, 200, 208] }
+    // here S3 alone is faster than the SDK hop: the SDK hop stays the floor
+    const form = row('upload 1024 MiB, multipart/form-data', { service: [8], relay: [4], sdk: [5], direct: [3] }, { service: 3, relay: 1, sdk: 1.2 })
+    form.ceiling = { partMiB: 5, concurrency: 3, mibPerSecond: [250] }
+    const r = report([chunked, form])
+    r.targets = evaluate(r)
+    assert.equal(chunked.summary!.ceilingVsRelay, 200 / 256)
+    const byName = Object.fromEntries(r.targets.map((t) => [t.name, t]))
+    const bound = byName['upload 1024 MiB, chunked: throughput vs relay']!
+    assert.equal(bound.floor, 200 / 256)
+    assert.equal(bound.floorBy, 'S3 multipart alone')
+    assert.equal(verdictText(bound), '**missed** (S3 multipart alone misses too)')
+    const sdkBound = byName['upload 1024 MiB, multipart/form-data: throughput vs relay']!
+    assert.equal(sdkBound.floor, 0.8)
+    assert.equal(sdkBound.floorBy, 'SDK hop')
+    assert.equal(byName['upload 1024 MiB, chunked: CPU per GiB vs relay']!.floorBy, 'SDK hop', 'CPU keeps the SDK hop as its floor')
+    const text = renderReport(r)
+    assert.match(text, /\| upload 1024 MiB, chunked \| 5 MiB × 3 \| 200 \| 0\.78 \| 0\.50 \|/)
+    assert.match(text, /0\.78× \(S3 multipart alone\)/)
+  })
 })

@@ -1,14 +1,18 @@
 // The multipart writer for bodies of unknown length (src/s3/multipart.ts),
 // against the real S3 server: part boundaries, backpressure, retries, and
-// failures that must leave no object and no unfinished upload. Failures of
-// single S3 calls are injected in the client's middleware stack.
+// failures that must leave no object and no unfinished upload. Every case
+// runs with each way parts go out: the SDK's UploadPart, and signed-put.ts
+// (what the service uses). Failures of single S3 calls are injected in the
+// client's middleware stack, and for parts, in front of the part sender.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { createS3Client } from '../src/s3/client.js'
-import { partSizeFor, uploadStream } from '../src/s3/multipart.js'
+import { createAgents, createS3Client } from '../src/s3/client.js'
+import { partSizeFor, sdkPartSender, uploadStream, type PartSender } from '../src/s3/multipart.js'
+import { statusOf } from '../src/s3/errors.js'
+import { signedPutFor } from '../src/s3/signed-put.js'
 import { countUnfinishedUploads, objectBody, sha256, startTestS3, testConfig, uniqueKey, type TestS3 } from './helper.js'
 
 const MiB = 1024 * 1024
@@ -34,124 +38,172 @@ function source (size: number, options: { failAt?: number } = {}): { stream: Rea
 
 type Injection = (command: string, input: Record<string, unknown>) => Promise<void> | void
 
-/** a client whose calls pass through `inject` first (it may throw, or wait) */
-function clientWith (s3: TestS3, inject: Injection): S3Client {
+interface Writer {
+  client: S3Client
+  sendPart: PartSender
+}
+
+/** a part sender to `bucket` */
+type Senders = Record<string, (s3: TestS3, client: S3Client, bucket: string) => Promise<PartSender>>
+
+const SENDERS: Senders = {
+  "the SDK's UploadPart": async (_s3, client, bucket) => sdkPartSender(client, bucket),
+  'signed-put.ts': async (s3, client, bucket) => {
+    const config = testConfig(s3).s3
+    const signed = await signedPutFor(client, bucket, config, createAgents(config))
+    assert.ok(signed !== undefined, 'the signed path addresses this S3 server')
+    return signed.putPart
+  }
+}
+
+/**
+ * A client and part sender whose calls pass through `inject` first (it may
+ * throw, or wait): the client's other calls in its middleware stack, parts
+ * (as UploadPartCommand) in front of `sender`.
+ */
+async function writerWith (s3: TestS3, sender: Senders[string], inject: Injection): Promise<Writer> {
   const client = createS3Client(testConfig(s3).s3)
+  // first: the signed path presigns a URL through the client once
+  const send = await sender(s3, client, s3.bucket)
   client.middlewareStack.add((next, context) => async (args) => {
-    await inject(context.commandName ?? '', args.input as Record<string, unknown>)
+    const command = context.commandName ?? ''
+    if (command !== 'UploadPartCommand') await inject(command, args.input as Record<string, unknown>)
     return await next(args)
   }, { step: 'initialize', name: 'injectFaults' })
-  return client
+  return {
+    client,
+    sendPart: async (part) => {
+      await inject('UploadPartCommand', { PartNumber: part.partNumber })
+      return await send(part)
+    }
+  }
 }
 
 function s3Error (status: number, name: string): Error {
   return Object.assign(new Error(`injected ${name}`), { name, $metadata: { httpStatusCode: status } })
 }
 
-describe('multipart writer (bodies of unknown length)', () => {
-  let s3: TestS3
-  before(async () => { s3 = await startTestS3() })
-  after(async () => { await s3?.close() })
+for (const [senderName, sender] of Object.entries(SENDERS)) {
+  describe(`multipart writer (bodies of unknown length), parts by ${senderName}`, () => {
+    let s3: TestS3
+    before(async () => { s3 = await startTestS3() })
+    after(async () => { await s3?.close() })
 
-  const upload = async (client: S3Client, key: string, body: Readable, extra: { queueSize?: number, signal?: AbortSignal } = {}): Promise<{ etag: string | undefined }> =>
-    await uploadStream({ client, bucket: s3.bucket, key, contentType: 'application/octet-stream', partSize: PART, queueSize: extra.queueSize ?? 1, signal: extra.signal }, body)
+    const clientWith = async (inject: Injection): Promise<Writer> => await writerWith(s3, sender, inject)
+    const upload = async ({ client, sendPart }: Writer, key: string, body: Readable, extra: { queueSize?: number, signal?: AbortSignal } = {}): Promise<{ etag: string | undefined }> =>
+      await uploadStream({ client, sendPart, bucket: s3.bucket, key, contentType: 'application/octet-stream', partSize: PART, queueSize: extra.queueSize ?? 1, signal: extra.signal }, body)
 
-  for (const size of [0, 1000, PART - 1, PART, PART + 1, 2 * PART + PART / 2]) {
-    it(`stores ${size} bytes intact, in ${Math.max(1, Math.ceil(size / PART))} part(s) or one PUT`, async () => {
-      const calls: string[] = []
-      const client = clientWith(s3, (command, input) => { calls.push(command === 'UploadPartCommand' ? `part ${String(input.PartNumber)}` : command) })
-      const key = uniqueKey('mp.bin')
-      const { stream, data } = source(size)
-      await upload(client, key, stream)
+    for (const size of [0, 1000, PART - 1, PART, PART + 1, 2 * PART + PART / 2]) {
+      it(`stores ${size} bytes intact, in ${Math.max(1, Math.ceil(size / PART))} part(s) or one PUT`, async () => {
+        const calls: string[] = []
+        const writer = await clientWith((command, input) => { calls.push(command === 'UploadPartCommand' ? `part ${String(input.PartNumber)}` : command) })
+        const key = uniqueKey('mp.bin')
+        const { stream, data } = source(size)
+        await upload(writer, key, stream)
+        assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
+        const parts = Math.ceil(size / PART)
+        assert.deepEqual(calls, size < PART
+          ? ['PutObjectCommand']
+          : ['CreateMultipartUploadCommand', ...Array.from({ length: parts }, (_, i) => `part ${i + 1}`), 'CompleteMultipartUploadCommand'])
+        assert.equal(await countUnfinishedUploads(s3, key), 0)
+        writer.client.destroy()
+      })
+    }
+
+    it('reads no further than the parts it holds while S3 is slow (backpressure)', async () => {
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => { release = resolve })
+      const writer = await clientWith(async (command) => { if (command === 'UploadPartCommand') await gate })
+      const key = uniqueKey('slow.bin')
+      const { stream, data, read } = source(6 * PART)
+      const done = upload(writer, key, stream, { queueSize: 1 })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      // one part uploading, one filling; the stream's own buffer may hold 1 MiB more
+      assert.ok(read() <= 2 * PART + 2 * MiB, `read ${(read() / MiB).toFixed(1)} MiB while S3 held the first part`)
+      release()
+      await done
+      assert.equal(read(), 6 * PART)
       assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
-      const parts = Math.ceil(size / PART)
-      assert.deepEqual(calls, size < PART
-        ? ['PutObjectCommand']
-        : ['CreateMultipartUploadCommand', ...Array.from({ length: parts }, (_, i) => `part ${i + 1}`), 'CompleteMultipartUploadCommand'])
+      writer.client.destroy()
+    })
+
+    it('retries a part that S3 failed with 503 once, and stores the object intact', async () => {
+      let failures = 0
+      const writer = await clientWith((command, input) => {
+        if (command === 'UploadPartCommand' && input.PartNumber === 2 && failures++ === 0) throw s3Error(503, 'SlowDown')
+      })
+      const key = uniqueKey('retry.bin')
+      const { stream, data } = source(3 * PART)
+      await upload(writer, key, stream)
+      assert.equal(failures, 2, 'part 2 was sent twice')
+      assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
+      writer.client.destroy()
+    })
+
+    it('a part S3 keeps failing → rejects, stops reading, aborts the upload: no object, nothing unfinished', async () => {
+      let attempts = 0
+      const writer = await clientWith((command, input) => {
+        if (command === 'UploadPartCommand' && input.PartNumber === 2) { attempts++; throw s3Error(500, 'InternalError') }
+      })
+      const key = uniqueKey('broken.bin')
+      const { stream, read } = source(20 * PART)
+      await assert.rejects(upload(writer, key, stream), { name: 'InternalError' })
+      assert.equal(attempts, 3, 'three attempts, then the upload fails')
+      assert.ok(read() < 6 * PART, `read ${(read() / MiB).toFixed(1)} MiB of ${20 * PART / MiB} after the failure`)
+      assert.equal(await objectBody(s3, key), undefined)
       assert.equal(await countUnfinishedUploads(s3, key), 0)
+      writer.client.destroy()
+    })
+
+    it('a 403 on a part is not retried', async () => {
+      let attempts = 0
+      const writer = await clientWith((command) => { if (command === 'UploadPartCommand') { attempts++; throw s3Error(403, 'AccessDenied') } })
+      const key = uniqueKey('denied.bin')
+      await assert.rejects(upload(writer, key, source(2 * PART).stream), { name: 'AccessDenied' })
+      assert.equal(attempts, 1)
+      assert.equal(await countUnfinishedUploads(s3, key), 0)
+      writer.client.destroy()
+    })
+
+    it('a source that breaks mid-way → rejects with its error; no object, nothing unfinished', async () => {
+      const writer = await clientWith(() => {})
+      const key = uniqueKey('cut.bin')
+      await assert.rejects(upload(writer, key, source(4 * PART, { failAt: PART + 3 * MiB }).stream), /the source broke/)
+      assert.equal(await objectBody(s3, key), undefined)
+      assert.equal(await countUnfinishedUploads(s3, key), 0)
+      writer.client.destroy()
+    })
+
+    it('an abort signal mid-way → rejects with its reason; no object, nothing unfinished', async () => {
+      const writer = await clientWith(() => {})
+      const key = uniqueKey('aborted.bin')
+      const abort = new AbortController()
+      const { stream, read } = source(20 * PART)
+      const done = upload(writer, key, stream, { signal: abort.signal })
+      const started = Date.now()
+      while (read() < 2 * PART && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 10))
+      abort.abort(new Error('the client left'))
+      await assert.rejects(done, /the client left/)
+      assert.equal(await objectBody(s3, key), undefined)
+      assert.equal(await countUnfinishedUploads(s3, key), 0)
+      writer.client.destroy()
+    })
+
+    it("a part S3 refuses (no such bucket) → S3's own error, shaped as the SDK shapes it (code as name, HTTP status)", async () => {
+      const client = createS3Client(testConfig(s3).s3)
+      const send = await sender(s3, client, `${s3.bucket}-missing`)
+      const part = { key: uniqueKey('nothing.bin'), uploadId: 'no-such-upload', partNumber: 1, data: randomBytes(1000), signal: new AbortController().signal }
+      await assert.rejects(send(part), (err: Error) => {
+        assert.equal(err.name, 'NoSuchBucket')
+        assert.equal(statusOf(err), 404)
+        return true
+      })
       client.destroy()
     })
-  }
-
-  it('reads no further than the parts it holds while S3 is slow (backpressure)', async () => {
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    const client = clientWith(s3, async (command) => { if (command === 'UploadPartCommand') await gate })
-    const key = uniqueKey('slow.bin')
-    const { stream, data, read } = source(6 * PART)
-    const done = upload(client, key, stream, { queueSize: 1 })
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    // one part uploading, one filling; the stream's own buffer may hold 1 MiB more
-    assert.ok(read() <= 2 * PART + 2 * MiB, `read ${(read() / MiB).toFixed(1)} MiB while S3 held the first part`)
-    release()
-    await done
-    assert.equal(read(), 6 * PART)
-    assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
-    client.destroy()
   })
+}
 
-  it('retries a part that S3 failed with 503 once, and stores the object intact', async () => {
-    let failures = 0
-    const client = clientWith(s3, (command, input) => {
-      if (command === 'UploadPartCommand' && input.PartNumber === 2 && failures++ === 0) throw s3Error(503, 'SlowDown')
-    })
-    const key = uniqueKey('retry.bin')
-    const { stream, data } = source(3 * PART)
-    await upload(client, key, stream)
-    assert.equal(failures, 2, 'part 2 was sent twice')
-    assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
-    client.destroy()
-  })
-
-  it('a part S3 keeps failing → rejects, stops reading, aborts the upload: no object, nothing unfinished', async () => {
-    let attempts = 0
-    const client = clientWith(s3, (command, input) => {
-      if (command === 'UploadPartCommand' && input.PartNumber === 2) { attempts++; throw s3Error(500, 'InternalError') }
-    })
-    const key = uniqueKey('broken.bin')
-    const { stream, read } = source(20 * PART)
-    await assert.rejects(upload(client, key, stream), { name: 'InternalError' })
-    assert.equal(attempts, 3, 'three attempts, then the upload fails')
-    assert.ok(read() < 6 * PART, `read ${(read() / MiB).toFixed(1)} MiB of ${20 * PART / MiB} after the failure`)
-    assert.equal(await objectBody(s3, key), undefined)
-    assert.equal(await countUnfinishedUploads(s3, key), 0)
-    client.destroy()
-  })
-
-  it('a 403 on a part is not retried', async () => {
-    let attempts = 0
-    const client = clientWith(s3, (command) => { if (command === 'UploadPartCommand') { attempts++; throw s3Error(403, 'AccessDenied') } })
-    const key = uniqueKey('denied.bin')
-    await assert.rejects(upload(client, key, source(2 * PART).stream), { name: 'AccessDenied' })
-    assert.equal(attempts, 1)
-    assert.equal(await countUnfinishedUploads(s3, key), 0)
-    client.destroy()
-  })
-
-  it('a source that breaks mid-way → rejects with its error; no object, nothing unfinished', async () => {
-    const client = clientWith(s3, () => {})
-    const key = uniqueKey('cut.bin')
-    await assert.rejects(upload(client, key, source(4 * PART, { failAt: PART + 3 * MiB }).stream), /the source broke/)
-    assert.equal(await objectBody(s3, key), undefined)
-    assert.equal(await countUnfinishedUploads(s3, key), 0)
-    client.destroy()
-  })
-
-  it('an abort signal mid-way → rejects with its reason; no object, nothing unfinished', async () => {
-    const client = clientWith(s3, () => {})
-    const key = uniqueKey('aborted.bin')
-    const abort = new AbortController()
-    const { stream, read } = source(20 * PART)
-    const done = upload(client, key, stream, { signal: abort.signal })
-    const started = Date.now()
-    while (read() < 2 * PART && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 10))
-    abort.abort(new Error('the client left'))
-    await assert.rejects(done, /the client left/)
-    assert.equal(await objectBody(s3, key), undefined)
-    assert.equal(await countUnfinishedUploads(s3, key), 0)
-    client.destroy()
-  })
-
+describe('multipart writer: part size', () => {
   it('sizes parts so that MAX_UPLOAD_BYTES fits in 10 000 of them', () => {
     assert.equal(partSizeFor(5 * 1024 * MiB), 5 * MiB)
     assert.equal(partSizeFor(5 * 1024 * MiB, 8 * MiB), 8 * MiB)

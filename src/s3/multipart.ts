@@ -6,9 +6,10 @@
 // ~30 MiB per concurrent upload (bench/README.md has the numbers).
 //
 // Here bytes are copied into (queueSize + 1) part buffers that each upload
-// reuses, and a part is sent as a stream with its Content-Length (so the
-// payload is UNSIGNED-PAYLOAD, never hashed by the SDK) and retried by us from
-// its buffer (the SDK does not retry streamed bodies). While `queueSize` parts
+// reuses, and a part is sent from its buffer as UNSIGNED-PAYLOAD (never hashed
+// again: by signed-put.ts without the SDK's stack when the store can, else by
+// the SDK as a stream) and retried by us from its buffer (the SDK does not
+// retry streamed bodies). While `queueSize` parts
 // upload and the next one is full, the source is not read: memory per upload
 // stays at (queueSize + 1) × partSize.
 import { Readable } from 'node:stream'
@@ -30,6 +31,9 @@ const MIN_PART_SIZE = 5 * 1024 ** 2
 const MAX_PARTS = 10_000
 const PART_ATTEMPTS = 3
 
+/** UploadPart: one part from memory; aborting `signal` cuts it */
+export type PartSender = (part: { key: string, uploadId: string, partNumber: number, data: Buffer, signal: AbortSignal }) => Promise<{ etag: string | undefined }>
+
 export interface StreamUpload {
   client: S3Client
   bucket: string
@@ -40,6 +44,8 @@ export interface StreamUpload {
   queueSize: number
   /** aborting stops reading, cancels the parts in flight and aborts the upload */
   signal?: AbortSignal | undefined
+  /** how parts go out; default: the SDK's UploadPart (the store passes signed-put.ts's) */
+  sendPart?: PartSender | undefined
 }
 
 /** The part size for uploads up to `maxBytes`: `preferred`, or larger when 10 000 parts would not hold them. */
@@ -51,6 +57,16 @@ export function partSizeFor (maxBytes: number, preferred = MIN_PART_SIZE): numbe
 /** a part as a stream: the SDK signs a stream as UNSIGNED-PAYLOAD instead of hashing it */
 function streamOf (data: Buffer, bytes: number): Readable {
   return Readable.from([data.subarray(0, bytes)], { objectMode: false })
+}
+
+/** the SDK's UploadPart, the body streamed */
+export function sdkPartSender (client: S3Client, bucket: string): PartSender {
+  return async ({ key, uploadId, partNumber, data, signal }) => {
+    const out = await client.send(new UploadPartCommand({
+      Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: data.length, Body: streamOf(data, data.length)
+    }), { abortSignal: signal })
+    return { etag: out.ETag }
+  }
 }
 
 /** 5xx and throttling answers, and connections reset under a request: worth a second try */
@@ -70,6 +86,7 @@ function retryable (err: unknown): boolean {
  */
 export async function uploadStream (options: StreamUpload, body: Readable): Promise<{ etag: string | undefined }> {
   const { client, bucket, key, contentType, partSize, queueSize, signal } = options
+  const sendOne = options.sendPart ?? sdkPartSender(client, bucket)
   const cancel = new AbortController()
   let failure: unknown
   const fail = (err: unknown): void => {
@@ -86,13 +103,16 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
   const parts: CompletedPart[] = []
   const inFlight = new Set<Promise<void>>()
 
-  const sendPart = async (number: number, data: Buffer, bytes: number): Promise<void> => {
+  const create = async (): Promise<string> => {
+    const out = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal: cancel.signal })
+    if (out.UploadId === undefined) throw new Error('CreateMultipartUpload answered without an UploadId')
+    return out.UploadId
+  }
+  const sendPart = async (id: string, number: number, data: Buffer, bytes: number): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await client.send(new UploadPartCommand({
-          Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, ContentLength: bytes, Body: streamOf(data, bytes)
-        }), { abortSignal: cancel.signal })
-        parts.push({ PartNumber: number, ETag: out.ETag })
+        const out = await sendOne({ key, uploadId: id, partNumber: number, data: data.subarray(0, bytes), signal: cancel.signal })
+        parts.push({ PartNumber: number, ETag: out.etag })
         return
       } catch (err) {
         if (attempt >= PART_ATTEMPTS || cancel.signal.aborted || !retryable(err)) throw err
@@ -101,8 +121,8 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
     }
   }
   /** `done` runs once the part's request is over, whichever way: then its buffer may be reused */
-  const startPart = (number: number, data: Buffer, bytes: number, done: () => void): void => {
-    const part: Promise<void> = sendPart(number, data, bytes).then(() => {
+  const startPart = (id: string, number: number, data: Buffer, bytes: number, done: () => void): void => {
+    const part: Promise<void> = sendPart(id, number, data, bytes).then(() => {
       inFlight.delete(part)
       done()
     }, (err: unknown) => {
@@ -126,9 +146,9 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
         tail = block
         break
       }
-      uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { abortSignal: cancel.signal })).UploadId
+      uploadId ??= await create()
       const full = block.data
-      startPart(++partNumber, full, partSize, () => { free.push(full) })
+      startPart(uploadId, ++partNumber, full, partSize, () => { free.push(full) })
       // backpressure: the source waits while the queue is full
       while (inFlight.size >= queueSize) await Promise.race(inFlight)
       if (failure !== undefined) throw failure
@@ -141,7 +161,7 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
       }), { abortSignal: cancel.signal })
       return { etag: out.ETag }
     }
-    if (tail !== undefined) startPart(++partNumber, tail.data, tail.bytes, () => {})
+    if (tail !== undefined) startPart(uploadId, ++partNumber, tail.data, tail.bytes, () => {})
     while (inFlight.size > 0) await Promise.race(inFlight)
     if (failure !== undefined) throw failure
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))

@@ -14,7 +14,7 @@ import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
 import { partSizeFor, uploadStream } from './multipart.js'
-import { SignedPut } from './signed-put.js'
+import { signedPutFor, type SignedPut } from './signed-put.js'
 import { statusOf, toAppError } from './errors.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
@@ -137,24 +137,11 @@ export class ObjectStore {
     clearTimeout(timer)
   }
 
-  /** PutObject without the SDK's stack (signed-put.ts); resolved on the first streamed PUT */
+  /** PutObject and UploadPart without the SDK's stack (signed-put.ts); resolved on the first streamed PUT or multipart upload */
   private signedPut: Promise<SignedPut | undefined> | undefined
 
-  /**
-   * The bucket's URL comes from the SDK (a presigned URL for the key "k",
-   * query dropped), so both paths address S3 alike. None with
-   * S3_CHECKSUM_MODE=when_supported: the SDK adds the checksum trailer.
-   */
   private async directPut (): Promise<SignedPut | undefined> {
-    this.signedPut ??= (async () => {
-      if (this.config.checksumMode !== 'when_required') return undefined
-      const url = new URL(await getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: 'k' }), { expiresIn: 60 }))
-      if (!url.pathname.endsWith('/k')) return undefined
-      url.search = ''
-      url.pathname = url.pathname.slice(0, -1)
-      const { region, accessKeyId, secretAccessKey, timeoutMs } = this.config
-      return new SignedPut({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http })
-    })().catch(() => undefined)
+    this.signedPut ??= signedPutFor(this.client, this.bucket, this.config, this.agents).catch(() => undefined)
     return await this.signedPut
   }
 
@@ -185,7 +172,8 @@ export class ObjectStore {
   }
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
-    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: this.partConcurrency, signal }, body)
+    const sendPart = (await this.directPut())?.putPart
+    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: this.partConcurrency, signal, sendPart }, body)
     // Ceph answers CompleteMultipartUpload with an empty ETag
     return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
   }

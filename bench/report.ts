@@ -72,7 +72,7 @@ export interface MemoryRow {
 export interface SweepRow {
   partMiB: number
   concurrency: number
-  /** part buffers per upload: (concurrency + 1) × part size */
+  /** part buffers per upload: concurrency × part size */
   bufferMiB: number
   row: ThroughputRow
 }

@@ -399,7 +399,7 @@ class Bench {
       vias: ['service', 'relay'],
       parts: { partMiB, concurrency }
     })
-    return { partMiB, concurrency, bufferMiB: partMiB * (concurrency + 1), row }
+    return { partMiB, concurrency, bufferMiB: partMiB * concurrency, row }
   }
 
   /** peak RSS of a fresh service for `count` concurrent uploads of `size` */

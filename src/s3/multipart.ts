@@ -5,13 +5,14 @@
 // and holding about three parts per upload: 4× the relay's CPU per GiB and
 // ~30 MiB per concurrent upload (bench/README.md has the numbers).
 //
-// Here bytes are copied into (queueSize + 1) part buffers that each upload
+// Here bytes are copied into `queueSize` part buffers that each upload
 // reuses, and a part is sent from its buffer as UNSIGNED-PAYLOAD (never hashed
 // again: by signed-put.ts without the SDK's stack when the store can, else by
 // the SDK as a stream) and retried by us from its buffer (the SDK does not
-// retry streamed bodies). While `queueSize` parts
-// upload and the next one is full, the source is not read: memory per upload
-// stays at (queueSize + 1) × partSize.
+// retry streamed bodies). While `queueSize` parts upload, the source is not
+// read: memory per upload stays at queueSize × partSize. (Filling one more
+// part meanwhile bought no speed on Ceph: the sockets' own buffers keep the
+// next part coming.)
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -133,7 +134,7 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
   }
 
   try {
-    // queueSize + 1 part buffers per upload, filled by copying and reused:
+    // queueSize part buffers per upload, filled by copying and reused:
     // the chunks die young (holding them instead promoted them to the old
     // generation and cost a mark-compact every few MiB). A buffer's pages
     // are touched only as bytes arrive.

@@ -156,13 +156,14 @@ class Bench {
   async endpoint (via: Via, path: string, key: string, method: 'GET' | 'PUT'): Promise<Endpoint> {
     if (via === 'service') return this.serviceEndpoint(path, key)
     if (via === 'sdk') return { url: `${this.relayUrl}/`, headers: { 'x-sdk-key': key } }
+    if (via === 'parts') throw new Error('the relay in parts takes uploads of unknown length only (uploadCase)')
     const url = await this.presign(key, method)
     return via === 'relay' ? { url: `${this.relayUrl}/`, headers: { 'x-target': url } } : { url }
   }
 
   /** the hop process a via runs through, whose CPU time is measured */
   hop (via: Via): number | undefined {
-    return via === 'service' ? this.service?.pid : via === 'relay' || via === 'sdk' ? this.relay.pid : undefined
+    return via === 'service' ? this.service?.pid : via === 'direct' ? undefined : this.relay.pid
   }
 
   /** time one transfer and the hop's CPU seconds for it */
@@ -184,7 +185,7 @@ class Bench {
    * that no via always goes first (or always follows a given other).
    */
   async rounds (name: string, bytes: number, prepare: (via: Via) => Promise<Transfer>, vias: Via[] = VIAS): Promise<ThroughputRow> {
-    const samples: ThroughputRow['samples'] = { service: [], relay: [], sdk: [], direct: [] }
+    const samples: ThroughputRow['samples'] = { service: [], relay: [], sdk: [], direct: [], parts: [] }
     // one untimed transfer each way first: the service is fresh for every
     // case while the relay has run the cases before; both start warm
     for (const via of vias) {
@@ -211,9 +212,14 @@ class Bench {
     const size = settings.bigBytes
     await this.startService(options.env)
     const name = options.name ?? `upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`
+    const parts = options.parts ?? SERVICE_PARTS
+    // a body of unknown length must go in parts: the relay in parts too, at the service's part settings
+    const vias = [...options.vias ?? VIAS, ...mode === 'length' ? [] : ['parts' as const]]
     const row = await this.rounds(name, size, async (via) => {
       const key = `bench/upload-${mode}-${via}.bin`
-      const to = await this.endpoint(via, '/upload/file', key, 'PUT')
+      const to = via === 'parts'
+        ? { url: `${this.relayUrl}/`, headers: { 'x-parts-key': key, 'x-part-size': String(parts.partMiB * MiB), 'x-part-concurrency': String(parts.concurrency) } }
+        : await this.endpoint(via, '/upload/file', key, 'PUT')
       // S3 itself takes no chunked PUT: direct always sends the length
       const body = uploadBody(size, via === 'direct' ? 'length' : mode, 'x-content-length')
       return {
@@ -222,16 +228,16 @@ class Bench {
           if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
         },
         after: async () => {
-          // the relay and the SDK hop store a multipart body with its framing
+          // the relays and the SDK hop store a multipart body with its framing
           const stored = await this.sizeOf(key)
           if ((via === 'service' || via === 'direct' || mode !== 'multipart') && stored !== size) throw new Error(`${via} upload stored ${stored ?? 'nothing'} bytes, not ${size}`)
           await this.remove(key)
         }
       }
-    }, options.vias)
+    }, vias)
     row.peakRss = await this.stopService()
     // a body of unknown length is stored in parts: S3's own pace for them
-    if (mode !== 'length') row.ceiling = await this.multipartCeiling(options.parts ?? SERVICE_PARTS)
+    if (mode !== 'length') row.ceiling = await this.multipartCeiling(parts)
     return row
   }
 
@@ -372,7 +378,7 @@ class Bench {
     // pays once
     for (const via of VIAS) await load(via, settings.smallSeconds)
     process.stdout.write('w')
-    const results: Record<Via, Array<LoadResult & Sample>> = { service: [], relay: [], sdk: [], direct: [] }
+    const results: Record<Via, Array<LoadResult & Sample>> = { service: [], relay: [], sdk: [], direct: [], parts: [] }
     for (let round = 0; round < settings.rounds; round++) {
       for (let i = 0; i < VIAS.length; i++) {
         const via = VIAS[(i + round) % VIAS.length]!

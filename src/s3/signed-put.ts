@@ -27,7 +27,7 @@ type SourceData = string | ArrayBuffer | ArrayBufferView
 const bytes = (data: SourceData): string | Uint8Array =>
   typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 
-class NodeSha256 {
+export class NodeSha256 {
   private readonly hash
   constructor (secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))

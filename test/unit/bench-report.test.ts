@@ -6,7 +6,7 @@ import { evaluate, median, renderReport, verdict as verdictText, type Report, ty
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
-function row (name: string, seconds: { service: number[], relay: number[], sdk: number[], direct: number[] }, cpu: { service: number, relay: number, sdk: number }): ThroughputRow {
+function row (name: string, seconds: { service: number[], relay: number[], sdk: number[], direct: number[], parts?: number[] }, cpu: { service: number, relay: number, sdk: number, parts?: number }): ThroughputRow {
   return {
     name,
     bytes: GiB,
@@ -14,7 +14,8 @@ function row (name: string, seconds: { service: number[], relay: number[], sdk: 
       service: seconds.service.map((s) => ({ seconds: s, cpu: cpu.service, cpuUser: cpu.service / 2, cpuSystem: cpu.service / 2 })),
       relay: seconds.relay.map((s) => ({ seconds: s, cpu: cpu.relay })),
       sdk: seconds.sdk.map((s) => ({ seconds: s, cpu: cpu.sdk })),
-      direct: seconds.direct.map((s) => ({ seconds: s, cpu: undefined }))
+      direct: seconds.direct.map((s) => ({ seconds: s, cpu: undefined })),
+      parts: (seconds.parts ?? []).map((s) => ({ seconds: s, cpu: cpu.parts }))
     },
     peakRss: 100 * MiB
   }
@@ -104,7 +105,30 @@ describe('bench report', () => {
     assert.equal(sdkBound.floorBy, 'SDK hop')
     assert.equal(byName['upload 1024 MiB, chunked: CPU per GiB vs relay']!.floorBy, 'SDK hop', 'CPU keeps the SDK hop as its floor')
     const text = renderReport(r)
-    assert.match(text, /\| upload 1024 MiB, chunked \| 5 MiB × 3 \| 200 \| 0\.78 \| 0\.50 \|/)
+    // no relay in parts in this run: its columns are empty
+    assert.match(text, /\| upload 1024 MiB, chunked \| 5 MiB × 3 \| – \| 200 \| – \| 0\.78 \| 0\.50 \|/)
     assert.match(text, /0\.78× \(S3 multipart alone\)/)
+  })
+
+  it('holds an upload of unknown length to the relay in parts, for throughput and CPU, when it ran', () => {
+    // relay 1 GiB in 4 s (256 MiB/s, 1 s of CPU); the relay in parts in 5 s (0.8×) with 1.6 s of CPU (1.6×);
+    // the service in 6 s (0.67×) with 1.8 s (1.8×); S3 alone takes the parts at 0.9×
+    const chunked = row('upload 1024 MiB, chunked', { service: [6], relay: [4], sdk: [4], direct: [3], parts: [5, 4.9, 5.1] }, { service: 1.8, relay: 1, sdk: 1.2, parts: 1.6 })
+    chunked.ceiling = { partMiB: 5, concurrency: 3, mibPerSecond: [230.4] }
+    const r = report([chunked])
+    r.targets = evaluate(r)
+    const s = chunked.summary!
+    assert.equal(s.partsVsRelay, 0.8)
+    assert.ok(Math.abs(s.partsCpuVsRelay - 1.6) < 1e-9)
+    const byName = Object.fromEntries(r.targets.map((t) => [t.name, t]))
+    const speed = byName['upload 1024 MiB, chunked: throughput vs relay']!
+    assert.equal(speed.floor, 0.8)
+    assert.equal(speed.floorBy, 'relay in parts')
+    assert.equal(verdictText(speed), '**missed** (relay in parts misses too)')
+    const cpu = byName['upload 1024 MiB, chunked: CPU per GiB vs relay']!
+    assert.equal(cpu.floorBy, 'relay in parts')
+    assert.equal(verdictText(cpu), '**missed** (relay in parts misses too)')
+    const text = renderReport(r)
+    assert.match(text, /\| upload 1024 MiB, chunked \| 5 MiB × 3 \| 205 \| 230 \| 0\.80 \| 0\.90 \| 0\.67 \| 1\.60 \| 1\.80 \/ 1\.60 \|/)
   })
 })

@@ -32,7 +32,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { NodeSha256 } from '../src/s3/signed-put.js'
+import { encodeKey, NodeSha256 } from '../src/s3/signed-put.js'
 import { benchS3Client } from './s3.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
@@ -99,7 +99,7 @@ async function sdk (client: S3Client, req: http.IncomingMessage, res: http.Serve
 
 /** PUT `data` to a presigned UploadPart URL (path-style, as the bench's client addresses S3) */
 async function putPart (base: URL, key: string, uploadId: string, partNumber: number, data: Buffer): Promise<string> {
-  const path = `${base.pathname.replace(/\/$/, '')}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const path = `${base.pathname.replace(/\/$/, '')}/${bucket}/${encodeKey(key)}`
   const signed = await signer.presign({
     method: 'PUT',
     protocol: base.protocol,

@@ -3,9 +3,10 @@
 // (@smithy/signature-v4), the URL the SDK resolves for the bucket, the
 // client's keep-alive agent, one http.request.
 // The stack (endpoint rules, serde, retry bookkeeping, user agent, logging)
-// costs ~0.7 ms of CPU per call whatever the body's size; this path costs
-// ~0.2 ms, which is most of what a small upload costs the service
-// (bench/README, "4 KiB uploads"), and ~2 ms per part of a large one. Failures are shaped like the SDK's
+// costs ~0.7 ms of CPU per call whatever the body's size (~2 ms per 5 MiB
+// part of a multipart upload, its objects promoted while the part is sent);
+// this path costs ~0.2 ms, which is most of what a small upload costs the
+// service (bench/README, "4 KiB uploads"). Failures are shaped like the SDK's
 // (`name` = S3's error code, `$metadata.httpStatusCode`, `code` of a socket
 // error), so errors.ts maps both paths to the same contract codes.
 import { createHash, createHmac } from 'node:crypto'

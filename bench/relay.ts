@@ -32,7 +32,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { encodeKey, NodeSha256 } from '../src/s3/signed-put.js'
+import { encodeKey, NodeSha256 } from '../src/s3/signed.js'
 import { benchS3Client } from './s3.js'
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })

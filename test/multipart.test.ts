@@ -1,7 +1,7 @@
 // The multipart writer for bodies of unknown length (src/s3/multipart.ts),
 // against the real S3 server: part boundaries, backpressure, retries, and
 // failures that must leave no object and no unfinished upload. Every case
-// runs with each way parts go out: the SDK's UploadPart, and signed-put.ts
+// runs with each way parts go out: the SDK's UploadPart, and signed.ts
 // (what the service uses). Failures of single S3 calls are injected in the
 // client's middleware stack, and for parts, in front of the part sender.
 import assert from 'node:assert/strict'
@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { createAgents, createS3Client } from '../src/s3/client.js'
 import { partSizeFor, sdkPartSender, uploadStream, type PartSender } from '../src/s3/multipart.js'
 import { statusOf } from '../src/s3/errors.js'
-import { signedPutFor } from '../src/s3/signed-put.js'
+import { signedS3For } from '../src/s3/signed.js'
 import { countUnfinishedUploads, objectBody, sha256, startTestS3, testConfig, uniqueKey, type TestS3 } from './helper.js'
 
 const MiB = 1024 * 1024
@@ -48,9 +48,9 @@ type Senders = Record<string, (s3: TestS3, client: S3Client, bucket: string) => 
 
 const SENDERS: Senders = {
   "the SDK's UploadPart": async (_s3, client, bucket) => sdkPartSender(client, bucket),
-  'signed-put.ts': async (s3, client, bucket) => {
+  'signed.ts': async (s3, client, bucket) => {
     const config = testConfig(s3).s3
-    const signed = await signedPutFor(client, bucket, config, createAgents(config))
+    const signed = await signedS3For(client, bucket, config, createAgents(config))
     assert.ok(signed !== undefined, 'the signed path addresses this S3 server')
     return signed.putPart
   }

@@ -32,6 +32,14 @@ export function statusOf (err: unknown): number | undefined {
   return (err as SdkError | undefined)?.$metadata?.httpStatusCode
 }
 
+/** 5xx and throttling answers, and connections reset under a request: worth a second try */
+export function retryable (err: unknown): boolean {
+  const status = statusOf(err)
+  if (status !== undefined) return status >= 500 || status === 429
+  const code = (err as SdkError | undefined)?.code
+  return code === 'ECONNRESET' || code === 'EPIPE'
+}
+
 /** Map any failure of an S3 call to an AppError. `what` names the object or bucket. */
 export function toAppError (err: unknown, what: string): AppError {
   if (err instanceof AppError) return err

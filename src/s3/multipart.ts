@@ -7,7 +7,7 @@
 //
 // Here bytes are copied into `queueSize` part buffers that each upload
 // reuses, and a part is sent from its buffer as UNSIGNED-PAYLOAD (never hashed
-// again: by signed-put.ts without the SDK's stack when the store can, else by
+// again: by signed.ts without the SDK's stack when the store can, else by
 // the SDK as a stream) and retried by us from its buffer (the SDK does not
 // retry streamed bodies). While `queueSize` parts upload, the source is not
 // read: memory per upload stays at queueSize × partSize. (Filling one more
@@ -25,7 +25,7 @@ import {
   type S3Client
 } from '@aws-sdk/client-s3'
 import { blocks, type Block } from '../transfer/blocks.js'
-import { statusOf } from './errors.js'
+import { retryable } from './errors.js'
 
 /** S3's smallest part (but the last) is 5 MiB, and an upload has at most 10 000 parts */
 const MIN_PART_SIZE = 5 * 1024 ** 2
@@ -45,7 +45,7 @@ export interface StreamUpload {
   queueSize: number
   /** aborting stops reading, cancels the parts in flight and aborts the upload */
   signal?: AbortSignal | undefined
-  /** how parts go out; default: the SDK's UploadPart (the store passes signed-put.ts's) */
+  /** how parts go out; default: the SDK's UploadPart (the store passes signed.ts's) */
   sendPart?: PartSender | undefined
 }
 
@@ -68,14 +68,6 @@ export function sdkPartSender (client: S3Client, bucket: string): PartSender {
     }), { abortSignal: signal })
     return { etag: out.ETag }
   }
-}
-
-/** 5xx and throttling answers, and connections reset under a request: worth a second try */
-function retryable (err: unknown): boolean {
-  const status = statusOf(err)
-  if (status !== undefined) return status >= 500 || status === 429
-  const code = (err as { code?: string }).code
-  return code === 'ECONNRESET' || code === 'EPIPE'
 }
 
 /**

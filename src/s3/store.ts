@@ -14,7 +14,7 @@ import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
 import { partSizeFor, uploadStream } from './multipart.js'
-import { signedPutFor, type SignedPut } from './signed-put.js'
+import { signedS3For, type SignedS3 } from './signed.js'
 import { statusOf, toAppError } from './errors.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
@@ -38,6 +38,16 @@ export interface Conditions {
 export type ReadResult =
   | { status: 200 | 206, info: ObjectInfo, body: Readable, contentLength: number, contentRange: string | undefined }
   | { status: 304, info: ObjectInfo }
+
+/** a GetObject's answer, from either path */
+interface Fetched {
+  body: Readable
+  contentLength: number
+  contentRange: string | undefined
+  contentType: string | undefined
+  etag: string | undefined
+  lastModified: Date | undefined
+}
 
 export interface PutOptions {
   /** bytes the body will have, when known */
@@ -137,19 +147,19 @@ export class ObjectStore {
     clearTimeout(timer)
   }
 
-  /** PutObject and UploadPart without the SDK's stack (signed-put.ts); resolved on the first streamed PUT or multipart upload */
-  private signedPut: Promise<SignedPut | undefined> | undefined
+  /** PutObject, UploadPart and GetObject without the SDK's stack (signed.ts); resolved on the first call that uses them */
+  private signedCalls: Promise<SignedS3 | undefined> | undefined
 
-  private async directPut (): Promise<SignedPut | undefined> {
-    this.signedPut ??= signedPutFor(this.client, this.bucket, this.config, this.agents).catch(() => undefined)
-    return await this.signedPut
+  private async signed (): Promise<SignedS3 | undefined> {
+    this.signedCalls ??= signedS3For(this.client, this.bucket, this.config, this.agents).catch(() => undefined)
+    return await this.signedCalls
   }
 
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const { size, contentType, signal } = options
     try {
       if (!Buffer.isBuffer(body) && size !== undefined && size <= MAX_SINGLE_PUT) {
-        const direct = await this.directPut()
+        const direct = await this.signed()
         if (direct !== undefined) {
           const { etag } = await direct.put(key, body, size, contentType, signal)
           return { etag: etag ?? await this.etagOf(key) }
@@ -172,7 +182,7 @@ export class ObjectStore {
   }
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
-    const sendPart = (await this.directPut())?.putPart
+    const sendPart = (await this.signed())?.putPart
     const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: this.partConcurrency, signal, sendPart }, body)
     // Ceph answers CompleteMultipartUpload with an empty ETag
     return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
@@ -202,17 +212,9 @@ export class ObjectStore {
    * client's idle timeout.
    */
   async read (key: string, options: Conditions & { range?: string | undefined } = {}): Promise<ReadResult> {
-    let out
+    let out: Fetched
     try {
-      out = await this.bounded(key, async (abortSignal) => await this.client.send(new GetObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Range: options.range,
-        IfMatch: options.ifMatch,
-        IfNoneMatch: options.ifNoneMatch,
-        IfModifiedSince: options.ifModifiedSince,
-        IfUnmodifiedSince: options.ifUnmodifiedSince
-      }), { abortSignal }))
+      out = await this.bounded(key, async (abortSignal) => await this.getObject(key, options, abortSignal))
     } catch (err) {
       // s3rver names it "304", Ceph "Unknown" and sends no ETag: the status
       // decides, and the validators come from HeadObject.
@@ -224,20 +226,53 @@ export class ObjectStore {
       }
       throw mapped
     }
-    const contentLength = out.ContentLength ?? 0
-    const contentRange = out.ContentRange
+    const { contentLength, contentRange } = out
     const total = contentRange !== undefined ? Number(contentRange.split('/')[1]) : contentLength
     return {
       status: contentRange !== undefined ? 206 : 200,
       info: {
         size: Number.isFinite(total) ? total : contentLength,
-        contentType: out.ContentType ?? 'application/octet-stream',
-        etag: out.ETag ?? '',
-        lastModified: out.LastModified
+        contentType: out.contentType ?? 'application/octet-stream',
+        etag: out.etag ?? '',
+        lastModified: out.lastModified
       },
-      body: out.Body as Readable,
+      body: out.body,
       contentLength,
       contentRange
+    }
+  }
+
+  /** GetObject, through signed.ts when the store can (the SDK otherwise); a 304 or an error answer rejects */
+  private async getObject (key: string, options: Conditions & { range?: string | undefined }, abortSignal: AbortSignal): Promise<Fetched> {
+    const direct = await this.signed()
+    if (direct !== undefined) {
+      const { headers, body } = await direct.get(key, options, abortSignal)
+      const lastModified = headers['last-modified'] !== undefined ? new Date(headers['last-modified']) : undefined
+      return {
+        body,
+        contentLength: Number(headers['content-length'] ?? 0),
+        contentRange: headers['content-range'],
+        contentType: headers['content-type'],
+        etag: headers.etag,
+        lastModified: lastModified !== undefined && !Number.isNaN(lastModified.getTime()) ? lastModified : undefined
+      }
+    }
+    const out = await this.client.send(new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Range: options.range,
+      IfMatch: options.ifMatch,
+      IfNoneMatch: options.ifNoneMatch,
+      IfModifiedSince: options.ifModifiedSince,
+      IfUnmodifiedSince: options.ifUnmodifiedSince
+    }), { abortSignal })
+    return {
+      body: out.Body as Readable,
+      contentLength: out.ContentLength ?? 0,
+      contentRange: out.ContentRange,
+      contentType: out.ContentType,
+      etag: out.ETag,
+      lastModified: out.LastModified
     }
   }
 

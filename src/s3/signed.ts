@@ -1,27 +1,36 @@
-// PutObject of a streamed body of known length, and UploadPart of a part from
-// memory, without the SDK's middleware stack: the SDK's own SigV4 signer
-// (@smithy/signature-v4), the URL the SDK resolves for the bucket, the
-// client's keep-alive agent, one http.request.
+// The calls that move bytes — PutObject of a streamed body of known length,
+// UploadPart of a part from memory, GetObject — without the SDK's middleware
+// stack: the SDK's own SigV4 signer (@smithy/signature-v4), the URL the SDK
+// resolves for the bucket, the client's keep-alive agent, one http.request.
 // The stack (endpoint rules, serde, retry bookkeeping, user agent, logging)
 // costs ~0.7 ms of CPU per call whatever the body's size (~2 ms per 5 MiB
 // part of a multipart upload, its objects promoted while the part is sent);
-// this path costs ~0.2 ms, which is most of what a small upload costs the
+// this path costs ~0.2 ms, which is most of what a small transfer costs the
 // service (bench/README, "4 KiB uploads"). Failures are shaped like the SDK's
 // (`name` = S3's error code, `$metadata.httpStatusCode`, `code` of a socket
-// error), so errors.ts maps both paths to the same contract codes.
+// error), so errors.ts maps both paths to the same contract codes. GetObject
+// is retried as the SDK client retries it (3 attempts: 5xx, throttling, a
+// connection reset before the answer); a PutObject's stream cannot be sent
+// twice, and multipart.ts retries parts itself.
 import { createHash, createHmac } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { S3Config } from '../config.js'
 import type { Agents } from './client.js'
+import { retryable } from './errors.js'
 import type { PartSender } from './multipart.js'
 
 /** the most of an error answer read for its <Code> */
 const ERROR_BODY_MAX = 64 * 1024
+/** GetObject's attempts, as the SDK client's maxAttempts */
+const GET_ATTEMPTS = 3
+/** SHA-256 of no bytes: the payload hash of a GET, as the SDK signs it */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 /** SHA-256 (HMAC-SHA-256 when given a secret) in the signer's checksum shape, on node:crypto */
 type SourceData = string | ArrayBuffer | ArrayBufferView
@@ -51,7 +60,7 @@ function escapeUri (text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
-export interface SignedPutTarget {
+export interface SignedTarget {
   /** the URL of the bucket's key "" as the SDK addresses it: path-style or virtual-hosted, any endpoint path included */
   bucketUrl: URL
   region: string
@@ -76,15 +85,40 @@ function s3Failure (status: number, body: string): S3Failure {
   return err
 }
 
+/** read an error answer's body (up to ERROR_BODY_MAX) and fail with its <Code> */
+function readFailure (res: http.IncomingMessage, status: number, fail: (err: Error) => void): void {
+  let text = ''
+  res.setEncoding('utf8')
+  res.on('data', (chunk: string) => { if (text.length < ERROR_BODY_MAX) text += chunk })
+  res.on('end', () => { fail(s3Failure(status, text)) })
+  res.on('error', fail)
+}
+
 function timedOut (ms: number): Error {
   return Object.assign(new Error(`No answer from the S3 server for ${ms} ms`), { code: 'ETIMEDOUT' })
 }
 
-export class SignedPut {
+/** GetObject's options, as S3 takes them: `range` one `bytes=` range, the conditions as the client sent them */
+export interface GetOptions {
+  range?: string | undefined
+  ifMatch?: string | undefined
+  ifNoneMatch?: string | undefined
+  ifModifiedSince?: Date | undefined
+  ifUnmodifiedSince?: Date | undefined
+}
+
+/** a 200 or 206 answer to GetObject: its headers, and its body still to be read */
+export interface GetAnswer {
+  status: 200 | 206
+  headers: http.IncomingHttpHeaders
+  body: http.IncomingMessage
+}
+
+export class SignedS3 {
   private readonly signer: SignatureV4
   private readonly request: typeof http.request
 
-  constructor (private readonly target: SignedPutTarget) {
+  constructor (private readonly target: SignedTarget) {
     this.signer = new SignatureV4({
       service: 's3',
       region: target.region,
@@ -113,6 +147,69 @@ export class SignedPut {
    */
   readonly putPart: PartSender = async ({ key, uploadId, partNumber, data, signal }) =>
     await this.send(key, { partNumber: String(partNumber), uploadId }, {}, data, data.length, signal)
+
+  /**
+   * GetObject. Resolves on S3's answer with the body unread; any other
+   * answer than 200 or 206 (a 304 too) rejects like the SDK. `signal` bounds
+   * the wait for that answer, retries included; the body is then bounded by
+   * the socket's idle timeout (S3_TIMEOUT_MS), and destroying it closes the
+   * connection.
+   */
+  async get (key: string, options: GetOptions = {}, signal?: AbortSignal): Promise<GetAnswer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.getOnce(key, options, signal)
+      } catch (err) {
+        if (attempt >= GET_ATTEMPTS || signal?.aborted === true || !retryable(err)) throw err
+        // the SDK's backoff: up to 100 ms × 2^attempt, jittered
+        await sleep(Math.random() * 100 * 2 ** attempt, undefined, signal !== undefined ? { signal } : {})
+      }
+    }
+  }
+
+  private async getOnce (key: string, options: GetOptions, signal: AbortSignal | undefined): Promise<GetAnswer> {
+    const { bucketUrl, agent, timeoutMs } = this.target
+    const path = bucketUrl.pathname + encodeKey(key)
+    const conditions: Record<string, string | undefined> = {
+      range: options.range,
+      'if-match': options.ifMatch,
+      'if-none-match': options.ifNoneMatch,
+      'if-modified-since': options.ifModifiedSince?.toUTCString(),
+      'if-unmodified-since': options.ifUnmodifiedSince?.toUTCString()
+    }
+    const headers: Record<string, string> = { host: bucketUrl.host, 'x-amz-content-sha256': EMPTY_SHA256 }
+    for (const [name, value] of Object.entries(conditions)) if (value !== undefined) headers[name] = value
+    const signed = await this.signer.sign({ method: 'GET', protocol: bucketUrl.protocol, hostname: bucketUrl.hostname, path, query: {}, headers })
+    signal?.throwIfAborted()
+    return await new Promise((resolve, reject) => {
+      const req = this.request({
+        protocol: bucketUrl.protocol,
+        hostname: bucketUrl.hostname,
+        port: bucketUrl.port,
+        method: 'GET',
+        path,
+        headers: signed.headers,
+        agent,
+        timeout: timeoutMs
+      })
+      const onAbort = (): void => { req.destroy(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason))) }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const answered = (): void => { signal?.removeEventListener('abort', onAbort) }
+      // an idle socket, before the answer or while its body streams
+      req.on('timeout', () => { req.destroy(timedOut(timeoutMs)) })
+      req.on('error', (err) => { answered(); reject(err) })
+      req.on('response', (res) => {
+        answered()
+        const status = res.statusCode ?? 0
+        if (status === 200 || status === 206) {
+          resolve({ status, headers: res.headers, body: res })
+          return
+        }
+        readFailure(res, status, reject)
+      })
+      req.end()
+    })
+  }
 
   private async send (key: string, query: Record<string, string>, headers: Record<string, string>, body: Readable | Buffer, size: number, signal: AbortSignal | undefined): Promise<{ etag: string | undefined }> {
     const { bucketUrl, agent, timeoutMs } = this.target
@@ -164,17 +261,13 @@ export class SignedPut {
           res.on('error', (err) => { done(); reject(err) })
           return
         }
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => { if (text.length < ERROR_BODY_MAX) text += chunk })
-        res.on('end', () => {
+        readFailure(res, status, (err) => {
           done()
           // a refusal before the whole body was sent leaves the connection
           // mid-request: it must not go back to the pool
           if (!req.writableFinished) req.destroy()
-          reject(s3Failure(status, text))
+          reject(err)
         })
-        res.on('error', (err) => { done(); reject(err) })
       })
       if (stream === undefined) req.end(body)
       else stream.pipe(req)
@@ -183,18 +276,19 @@ export class SignedPut {
 }
 
 /**
- * The signed path for `bucket`, addressed as `client` addresses it: the URL
+ * The signed calls for `bucket`, addressed as `client` addresses it: the URL
  * of a presigned PUT for the key "k", query dropped (path-style or
  * virtual-hosted, any endpoint path kept). None with
- * S3_CHECKSUM_MODE=when_supported (the SDK adds the checksum trailer) or
- * when that URL does not end in the key.
+ * S3_CHECKSUM_MODE=when_supported (the SDK adds the checksum trailer to
+ * uploads and validates downloads' checksums) or when that URL does not end
+ * in the key.
  */
-export async function signedPutFor (client: S3Client, bucket: string, config: S3Config, agents: Agents): Promise<SignedPut | undefined> {
+export async function signedS3For (client: S3Client, bucket: string, config: S3Config, agents: Agents): Promise<SignedS3 | undefined> {
   if (config.checksumMode !== 'when_required') return undefined
   const url = new URL(await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: 'k' }), { expiresIn: 60 }))
   if (!url.pathname.endsWith('/k')) return undefined
   url.search = ''
   url.pathname = url.pathname.slice(0, -1)
   const { region, accessKeyId, secretAccessKey, timeoutMs } = config
-  return new SignedPut({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? agents.https : agents.http })
+  return new SignedS3({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? agents.https : agents.http })
 }

@@ -1,11 +1,11 @@
-// The SDK-less PutObject path must address S3 exactly as the SDK does: the
+// The SDK-less path (PutObject, UploadPart, GetObject) must address S3 exactly as the SDK does: the
 // same path for every key (Ceph rejects a signature over a different one, and
 // a differently encoded key is a different object).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import { encodeKey } from '../../src/s3/signed-put.js'
+import { encodeKey } from '../../src/s3/signed.js'
 
 const KEYS = [
   'plain.txt',
@@ -26,7 +26,7 @@ async function sdkPath (s3: S3Client, bucket: string, key: string): Promise<stri
   return new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 })).pathname
 }
 
-describe('signed-put: object keys in the path', () => {
+describe('signed.ts: object keys in the path', () => {
   for (const [style, forcePathStyle, endpoint, prefix] of [
     ['path-style', true, 'http://127.0.0.1:9000', '/dify/'],
     ['path-style under an endpoint path', true, 'https://s3.example.test/storage', '/storage/dify/'],

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { createAgents, createS3Client } from '../src/s3/client.js'
-import { partSizeFor, sdkPartSender, uploadStream, type PartSender } from '../src/s3/multipart.js'
+import { PartBuffers, partSizeFor, sdkPartSender, uploadStream, type PartSender } from '../src/s3/multipart.js'
 import { statusOf } from '../src/s3/errors.js'
 import { signedS3For } from '../src/s3/signed.js'
 import { countUnfinishedUploads, objectBody, sha256, startTestS3, testConfig, uniqueKey, type TestS3 } from './helper.js'
@@ -90,8 +90,8 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
     after(async () => { await s3?.close() })
 
     const clientWith = async (inject: Injection): Promise<Writer> => await writerWith(s3, sender, inject)
-    const upload = async ({ client, sendPart }: Writer, key: string, body: Readable, extra: { queueSize?: number, signal?: AbortSignal } = {}): Promise<{ etag: string | undefined }> =>
-      await uploadStream({ client, sendPart, bucket: s3.bucket, key, contentType: 'application/octet-stream', partSize: PART, queueSize: extra.queueSize ?? 1, signal: extra.signal }, body)
+    const upload = async ({ client, sendPart }: Writer, key: string, body: Readable, extra: { queueSize?: number, signal?: AbortSignal, buffers?: PartBuffers } = {}): Promise<{ etag: string | undefined }> =>
+      await uploadStream({ client, sendPart, bucket: s3.bucket, key, contentType: 'application/octet-stream', partSize: PART, queueSize: extra.queueSize ?? 1, signal: extra.signal, buffers: extra.buffers }, body)
 
     for (const size of [0, 1000, PART - 1, PART, PART + 1, 2 * PART + PART / 2]) {
       it(`stores ${size} bytes intact, in ${Math.max(1, Math.ceil(size / PART))} part(s) or one PUT`, async () => {
@@ -124,6 +124,38 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
       await done
       assert.equal(read(), 6 * PART)
       assert.equal(sha256((await objectBody(s3, key)) ?? Buffer.alloc(1)), sha256(data))
+      writer.client.destroy()
+    })
+
+    it("hands its part buffers to the next upload (a failed upload's too), and each part sends only its own bytes", async () => {
+      const taken: Buffer[] = []
+      const pool = new (class extends PartBuffers {
+        override take (): Buffer {
+          const buffer = super.take()
+          taken.push(buffer)
+          return buffer
+        }
+      })(PART, 2)
+      const writer = await clientWith(() => {})
+      const first = { key: uniqueKey('pooled-1.bin'), ...source(2 * PART + 1000) }
+      await upload(writer, first.key, first.stream, { queueSize: 2, buffers: pool })
+      const buffers = new Set(taken)
+      assert.equal(buffers.size, 2, 'two part buffers for two parts at once')
+      assert.equal(pool.idleCount, 2)
+
+      taken.length = 0
+      await assert.rejects(upload(writer, uniqueKey('pooled-broken.bin'), source(4 * PART, { failAt: PART + 3 * MiB }).stream, { queueSize: 2, buffers: pool }), /the source broke/)
+      assert.ok(taken.length > 0 && taken.every((buffer) => buffers.has(buffer)), 'the failed upload took the first one\'s buffers')
+      assert.equal(pool.idleCount, 2, 'and gave them back once its parts had settled')
+
+      // a short last part in a buffer that held a whole part before
+      taken.length = 0
+      const second = { key: uniqueKey('pooled-2.bin'), ...source(PART + 1000) }
+      await upload(writer, second.key, second.stream, { queueSize: 2, buffers: pool })
+      assert.ok(taken.length > 0 && taken.every((buffer) => buffers.has(buffer)))
+      assert.equal(sha256((await objectBody(s3, second.key)) ?? Buffer.alloc(1)), sha256(second.data))
+      assert.equal(sha256((await objectBody(s3, first.key)) ?? Buffer.alloc(1)), sha256(first.data))
+      assert.equal(pool.idleCount, 2)
       writer.client.destroy()
     })
 
@@ -202,6 +234,18 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
     })
   })
 }
+
+describe('multipart writer: part buffers', () => {
+  it('keeps at most `keep` buffers between uploads, of the pool\'s size', async () => {
+    const pool = new PartBuffers(PART, 2)
+    const buffers = [pool.take(), pool.take(), pool.take()]
+    assert.ok(buffers.every((buffer) => buffer.length === PART))
+    pool.give(buffers)
+    assert.equal(pool.idleCount, 2)
+    assert.equal(pool.take(), buffers[1])
+    await assert.rejects(uploadStream({ client: {} as S3Client, bucket: 'b', key: 'k', contentType: 'x', partSize: 6 * MiB, queueSize: 1, buffers: pool }, Readable.from([])), /part buffers of 5242880 bytes for parts of 6291456/)
+  })
+})
 
 describe('multipart writer: part size', () => {
   it('sizes parts so that MAX_UPLOAD_BYTES fits in 10 000 of them', () => {

@@ -13,7 +13,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
-import { partSizeFor, uploadStream } from './multipart.js'
+import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
 import { statusOf, toAppError } from './errors.js'
 
@@ -64,16 +64,20 @@ export class ObjectStore {
   private readonly client: S3Client
   private readonly presignClient: S3Client
   private readonly timeoutMs: number
-  /** bodies of unknown length: UPLOAD_PART_SIZE_MIB, more when MAX_UPLOAD_BYTES needs it */
-  private readonly partSize: number
+  /** parts of a body of unknown length uploading at once (UPLOAD_PART_CONCURRENCY) */
   private readonly partConcurrency: number
+  /**
+   * their buffers, of UPLOAD_PART_SIZE_MIB (more when MAX_UPLOAD_BYTES needs
+   * it); one upload's are kept for the next (multipart.ts)
+   */
+  private readonly partBuffers: PartBuffers
 
   constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
     this.bucket = config.bucket
     this.config = config
     this.timeoutMs = config.timeoutMs
-    this.partSize = partSizeFor(maxObjectBytes, config.partSize)
     this.partConcurrency = config.partConcurrency
+    this.partBuffers = new PartBuffers(partSizeFor(maxObjectBytes, config.partSize), config.partConcurrency)
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
@@ -183,7 +187,7 @@ export class ObjectStore {
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
     const sendPart = (await this.signed())?.putPart
-    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partSize, queueSize: this.partConcurrency, signal, sendPart }, body)
+    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partBuffers.size, queueSize: this.partConcurrency, signal, sendPart, buffers: this.partBuffers }, body)
     // Ceph answers CompleteMultipartUpload with an empty ETag
     return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
   }

@@ -32,8 +32,12 @@ export function statusOf (err: unknown): number | undefined {
   return (err as SdkError | undefined)?.$metadata?.httpStatusCode
 }
 
-/** 5xx and throttling answers, and connections reset under a request: worth a second try */
+/** S3 refusing a request's date: the signed path corrects its clock from the answer (signed.ts) */
+const CLOCK_SKEWED = new Set(['RequestTimeTooSkewed', 'RequestExpired', 'RequestInTheFuture'])
+
+/** 5xx and throttling answers, connections reset under a request, a skewed clock: worth a second try */
 export function retryable (err: unknown): boolean {
+  if (CLOCK_SKEWED.has((err as SdkError | undefined)?.name ?? '')) return true
   const status = statusOf(err)
   if (status !== undefined) return status >= 500 || status === 429
   const code = (err as SdkError | undefined)?.code

@@ -10,8 +10,10 @@
 // (`name` = S3's error code, `$metadata.httpStatusCode`, `code` of a socket
 // error), so errors.ts maps both paths to the same contract codes. GetObject
 // is retried as the SDK client retries it (3 attempts: 5xx, throttling, a
-// connection reset before the answer); a PutObject's stream cannot be sent
-// twice, and multipart.ts retries parts itself.
+// connection reset before the answer, a clock S3 finds skewed); a
+// PutObject's stream cannot be sent twice, and multipart.ts retries parts
+// itself. Requests are dated by the SDK client's clock offset, which both
+// paths correct from S3's Date header as the SDK does.
 import { createHash, createHmac } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
@@ -29,6 +31,8 @@ import type { PartSender } from './multipart.js'
 const ERROR_BODY_MAX = 64 * 1024
 /** GetObject's attempts, as the SDK client's maxAttempts */
 const GET_ATTEMPTS = 3
+/** a clock this far from S3's (by its Date header) is corrected, as the SDK corrects it */
+const CLOCK_SKEW_MS = 240_000
 /** SHA-256 of no bytes: the payload hash of a GET, as the SDK signs it */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
@@ -60,6 +64,11 @@ function escapeUri (text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
+/** S3's time minus ours; the S3 client's resolved config holds the SDK's */
+export interface Clock {
+  systemClockOffset: number
+}
+
 export interface SignedTarget {
   /** the URL of the bucket's key "" as the SDK addresses it: path-style or virtual-hosted, any endpoint path included */
   bucketUrl: URL
@@ -69,6 +78,8 @@ export interface SignedTarget {
   agent: http.Agent
   /** an idle timeout, also before the connection is made (S3_TIMEOUT_MS) */
   timeoutMs: number
+  /** the offset requests are dated by, shared with the SDK client (its config) */
+  clock: Clock
 }
 
 export interface S3Failure extends Error {
@@ -148,6 +159,21 @@ export class SignedS3 {
   readonly putPart: PartSender = async ({ key, uploadId, partNumber, data, signal }) =>
     await this.send(key, { partNumber: String(partNumber), uploadId }, {}, data, data.length, signal)
 
+  /** the time by S3's clock, as far as we know it */
+  private now (): Date {
+    return new Date(Date.now() + this.target.clock.systemClockOffset)
+  }
+
+  /** take S3's time from an answer's Date header when ours is off by minutes (the SDK's rule) */
+  private observeClock (res: http.IncomingMessage): void {
+    const date = res.headers.date
+    if (date === undefined) return
+    const theirs = Date.parse(date)
+    if (Number.isNaN(theirs)) return
+    const clock = this.target.clock
+    if (Math.abs(Date.now() + clock.systemClockOffset - theirs) >= CLOCK_SKEW_MS) clock.systemClockOffset = theirs - Date.now()
+  }
+
   /**
    * GetObject. Resolves on S3's answer with the body unread; any other
    * answer than 200 or 206 (a 304 too) rejects like the SDK. `signal` bounds
@@ -179,7 +205,7 @@ export class SignedS3 {
     }
     const headers: Record<string, string> = { host: bucketUrl.host, 'x-amz-content-sha256': EMPTY_SHA256 }
     for (const [name, value] of Object.entries(conditions)) if (value !== undefined) headers[name] = value
-    const signed = await this.signer.sign({ method: 'GET', protocol: bucketUrl.protocol, hostname: bucketUrl.hostname, path, query: {}, headers })
+    const signed = await this.signer.sign({ method: 'GET', protocol: bucketUrl.protocol, hostname: bucketUrl.hostname, path, query: {}, headers }, { signingDate: this.now() })
     signal?.throwIfAborted()
     return await new Promise((resolve, reject) => {
       const req = this.request({
@@ -200,6 +226,7 @@ export class SignedS3 {
       req.on('error', (err) => { answered(); reject(err) })
       req.on('response', (res) => {
         answered()
+        this.observeClock(res)
         const status = res.statusCode ?? 0
         if (status === 200 || status === 206) {
           resolve({ status, headers: res.headers, body: res })
@@ -228,7 +255,7 @@ export class SignedS3 {
         // like the SDK for a stream body: the bytes are not part of the signature
         'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'
       }
-    })
+    }, { signingDate: this.now() })
     signal?.throwIfAborted()
     return await new Promise((resolve, reject) => {
       const req = this.request({
@@ -254,6 +281,7 @@ export class SignedS3 {
       req.on('timeout', () => { cut(timedOut(timeoutMs)) })
       req.on('error', (err) => { done(); reject(err) })
       req.on('response', (res) => {
+        this.observeClock(res)
         const status = res.statusCode ?? 0
         if (status >= 200 && status < 300) {
           res.resume()
@@ -290,5 +318,5 @@ export async function signedS3For (client: S3Client, bucket: string, config: S3C
   url.search = ''
   url.pathname = url.pathname.slice(0, -1)
   const { region, accessKeyId, secretAccessKey, timeoutMs } = config
-  return new SignedS3({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? agents.https : agents.http })
+  return new SignedS3({ bucketUrl: url, region, accessKeyId, secretAccessKey, timeoutMs, agent: url.protocol === 'https:' ? agents.https : agents.http, clock: client.config })
 }

@@ -66,7 +66,7 @@ export interface S3Config {
   checksumMode: ChecksumMode
   timeoutMs: number
   maxSockets: number
-  /** bodies of unknown length: part size in bytes, parts uploading at once (memory per upload: (concurrency + 1) × size) */
+  /** bodies of unknown length: part size in bytes, parts uploading at once (memory per upload: concurrency × size) */
   partSize: number
   partConcurrency: number
 }

@@ -6,10 +6,10 @@
 // ~30 MiB per concurrent upload (bench/README.md has the numbers).
 //
 // Here bytes are copied into `queueSize` part buffers that each upload
-// reuses (and hands on to the next upload, PartBuffers), and a part is sent from its buffer as UNSIGNED-PAYLOAD (never hashed
-// again: by signed.ts without the SDK's stack when the store can, else by
-// the SDK as a stream) and retried by us from its buffer (the SDK does not
-// retry streamed bodies). While `queueSize` parts upload, the source is not
+// reuses (and hands on to the next upload: PartBuffers), and a part is sent
+// from its buffer as UNSIGNED-PAYLOAD (never hashed again: by signed.ts
+// without the SDK's stack when the store can, else by the SDK as a stream)
+// and retried by us from its buffer (the SDK does not retry streamed bodies). While `queueSize` parts upload, the source is not
 // read: memory per upload stays at queueSize × partSize. (Filling one more
 // part meanwhile bought no speed on Ceph: the sockets' own buffers keep the
 // next part coming.)

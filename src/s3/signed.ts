@@ -193,9 +193,38 @@ export class SignedS3 {
     }
   }
 
-  private async getOnce (key: string, options: GetOptions, signal: AbortSignal | undefined): Promise<GetAnswer> {
+  /**
+   * Sign `method` on `key` (with `query` and `headers`), dated by S3's clock,
+   * and open the request on the keep-alive agent; the caller sends its body.
+   * Fails instead when `signal` has aborted meanwhile.
+   */
+  private async open (method: 'GET' | 'PUT', key: string, query: Record<string, string>, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.ClientRequest> {
     const { bucketUrl, agent, timeoutMs } = this.target
     const path = bucketUrl.pathname + encodeKey(key)
+    const search = Object.entries(query).map(([name, value]) => `${escapeUri(name)}=${escapeUri(value)}`).join('&')
+    const signed = await this.signer.sign({
+      method,
+      protocol: bucketUrl.protocol,
+      hostname: bucketUrl.hostname,
+      path,
+      query,
+      headers: { ...headers, host: bucketUrl.host }
+    }, { signingDate: this.now() })
+    signal?.throwIfAborted()
+    return this.request({
+      protocol: bucketUrl.protocol,
+      hostname: bucketUrl.hostname,
+      port: bucketUrl.port,
+      method,
+      path: search === '' ? path : `${path}?${search}`,
+      headers: signed.headers,
+      agent,
+      timeout: timeoutMs
+    })
+  }
+
+  private async getOnce (key: string, options: GetOptions, signal: AbortSignal | undefined): Promise<GetAnswer> {
+    const { timeoutMs } = this.target
     const conditions: Record<string, string | undefined> = {
       range: options.range,
       'if-match': options.ifMatch,
@@ -203,21 +232,10 @@ export class SignedS3 {
       'if-modified-since': options.ifModifiedSince?.toUTCString(),
       'if-unmodified-since': options.ifUnmodifiedSince?.toUTCString()
     }
-    const headers: Record<string, string> = { host: bucketUrl.host, 'x-amz-content-sha256': EMPTY_SHA256 }
+    const headers: Record<string, string> = { 'x-amz-content-sha256': EMPTY_SHA256 }
     for (const [name, value] of Object.entries(conditions)) if (value !== undefined) headers[name] = value
-    const signed = await this.signer.sign({ method: 'GET', protocol: bucketUrl.protocol, hostname: bucketUrl.hostname, path, query: {}, headers }, { signingDate: this.now() })
-    signal?.throwIfAborted()
+    const req = await this.open('GET', key, {}, headers, signal)
     return await new Promise((resolve, reject) => {
-      const req = this.request({
-        protocol: bucketUrl.protocol,
-        hostname: bucketUrl.hostname,
-        port: bucketUrl.port,
-        method: 'GET',
-        path,
-        headers: signed.headers,
-        agent,
-        timeout: timeoutMs
-      })
       const onAbort = (): void => { req.destroy(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason))) }
       signal?.addEventListener('abort', onAbort, { once: true })
       const answered = (): void => { signal?.removeEventListener('abort', onAbort) }
@@ -239,35 +257,14 @@ export class SignedS3 {
   }
 
   private async send (key: string, query: Record<string, string>, headers: Record<string, string>, body: Readable | Buffer, size: number, signal: AbortSignal | undefined): Promise<{ etag: string | undefined }> {
-    const { bucketUrl, agent, timeoutMs } = this.target
-    const path = bucketUrl.pathname + encodeKey(key)
-    const search = Object.entries(query).map(([name, value]) => `${escapeUri(name)}=${escapeUri(value)}`).join('&')
-    const signed = await this.signer.sign({
-      method: 'PUT',
-      protocol: bucketUrl.protocol,
-      hostname: bucketUrl.hostname,
-      path,
-      query,
-      headers: {
-        ...headers,
-        host: bucketUrl.host,
-        'content-length': String(size),
-        // like the SDK for a stream body: the bytes are not part of the signature
-        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'
-      }
-    }, { signingDate: this.now() })
-    signal?.throwIfAborted()
+    const { timeoutMs } = this.target
+    const req = await this.open('PUT', key, query, {
+      ...headers,
+      'content-length': String(size),
+      // like the SDK for a stream body: the bytes are not part of the signature
+      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'
+    }, signal)
     return await new Promise((resolve, reject) => {
-      const req = this.request({
-        protocol: bucketUrl.protocol,
-        hostname: bucketUrl.hostname,
-        port: bucketUrl.port,
-        method: 'PUT',
-        path: search === '' ? path : `${path}?${search}`,
-        headers: signed.headers,
-        agent,
-        timeout: timeoutMs
-      })
       const stream = Buffer.isBuffer(body) ? undefined : body
       const cut = (err: unknown): void => { req.destroy(err instanceof Error ? err : new Error(String(err))) }
       const onAbort = (): void => { cut(signal?.reason) }

@@ -5,9 +5,10 @@
 // npm start keeps the young generation at 1 MiB for that reason; on top of
 // it, while transfers run, the pacer looks at the process's memory outside
 // the heap every few milliseconds and asks for a scavenge when it has grown
-// by 8 MiB (`growth`) since the last one. The GC work follows the bytes streamed, and
-// eight concurrent streams no longer race ahead of the allocation-driven
-// scavenges (8 × 256 MiB chunked uploads: 250 → 237 MiB peak, bench/README).
+// by 8 MiB (`growth`) since the last one. The GC work follows the bytes
+// streamed, and eight concurrent streams no longer race ahead of the
+// allocation-driven scavenges (8 × 256 MiB chunked uploads: 250 → 237 MiB
+// peak, bench/README).
 // It needs `node --expose-gc` (npm start and the image pass it); without it,
 // it does nothing.
 import { getHeapStatistics } from 'node:v8'

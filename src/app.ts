@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
+import { KeyRing } from './auth/keys.js'
 import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
@@ -15,14 +16,9 @@ import { ObjectStore } from './s3/store.js'
 import { FileFetcher } from './dify/file-url.js'
 import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
 import docsRoutes from './routes/docs.js'
-import downloadBase64 from './routes/download-base64.js'
-import downloadFile from './routes/download-file.js'
 import healthRoutes from './routes/health.js'
-import presign from './routes/presign.js'
-import toolRoutes, { type ToolModule } from './routes/tool-routes.js'
-import uploadBase64 from './routes/upload-base64.js'
-import uploadFile from './routes/upload-file.js'
-import uploadUrl from './routes/upload-url.js'
+import httpFace from './faces/http.js'
+import { TOOLS } from './tools/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,9 +27,6 @@ declare module 'fastify' {
     fileFetcher: FileFetcher
   }
 }
-
-/** the tools; their routes come from the endpoint YAMLs */
-export const TOOL_MODULES: ToolModule[] = [uploadFile, uploadUrl, uploadBase64, downloadFile, downloadBase64, presign]
 
 export interface AppDeps {
   store?: ObjectStore
@@ -124,11 +117,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // first, so that requests refused by auth are counted too
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  await app.register(authPlugin, { keys: config.authDisabled ? [] : config.apiKeys })
-  await app.register(earlyAnswers, { keys: config.authDisabled ? [] : config.apiKeys })
+  await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys) })
+  await app.register(earlyAnswers)
   await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })
   await app.register(healthRoutes)
   await app.register(docsRoutes)
-  await app.register(toolRoutes, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), modules: TOOL_MODULES })
+  await app.register(httpFace, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), tools: [...TOOLS] })
   return app
 }

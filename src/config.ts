@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { KeyRing, plainKey, splitPlainKeys, type ApiKey } from './auth/keys.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -78,7 +79,12 @@ export interface Config {
   publicUrl: string
   s3: S3Config
   dataDir: string
-  apiKeys: string[]
+  /** API_KEYS (every permission each) */
+  fixedKeys: ApiKey[]
+  /** API_KEYS_FILE, re-read on SIGHUP */
+  apiKeysFile: string | undefined
+  /** the keys accepted at start: fixedKeys and the file's */
+  keys: ApiKey[]
   authDisabled: boolean
   maxUploadBytes: number
   base64MaxBytes: number
@@ -100,6 +106,8 @@ export interface FileUrlConfig {
   difyEndpoint: string | undefined
   /** origins (scheme://host[:port]) file URLs may point at: DIFY_ENDPOINT's plus FILE_URL_ALLOWED_ORIGINS */
   allowedOrigins: string[]
+  /** FILE_URL_ALLOWED_ORIGINS alone: any path there; DIFY_ENDPOINT's origin is held to its /files/ paths */
+  openOrigins: string[]
   /** connect timeout, and the longest silence while waiting for headers or body bytes */
   timeoutMs: number
   maxRedirects: number
@@ -153,10 +161,6 @@ function readFileSetting (path: string, name: string): string {
   }
 }
 
-function parseKeys (text: string): string[] {
-  return text.split(/[\s,]+/).map((k) => k.trim()).filter((k) => k !== '' && !k.startsWith('#'))
-}
-
 function isLoopback (host: string): boolean {
   if (host === 'localhost') return true
   const bare = host.replace(/^\[|\]$/g, '')
@@ -199,12 +203,15 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     throw new ConfigError(`${env.S3_CA_BUNDLE_FILE !== undefined ? 'S3_CA_BUNDLE_FILE' : 'S3_CA_BUNDLE'} holds no PEM certificate`)
   }
 
-  const apiKeys = [
-    ...parseKeys(env.API_KEYS ?? ''),
-    ...(env.API_KEYS_FILE !== undefined ? parseKeys(readFileSetting(env.API_KEYS_FILE, 'API_KEYS_FILE')) : [])
-  ]
+  const fixedKeys = splitPlainKeys(env.API_KEYS ?? '').map(plainKey)
+  let keys: ApiKey[]
+  try {
+    keys = KeyRing.load(fixedKeys, env.API_KEYS_FILE)
+  } catch (err) {
+    throw new ConfigError(`${env.API_KEYS_FILE !== undefined ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(err as Error).message}`)
+  }
   const authDisabled = parseBoolean(env.AUTH_DISABLED, 'AUTH_DISABLED') ?? false
-  if (apiKeys.length === 0 && !authDisabled && !isLoopback(env.HOST)) {
+  if (keys.length === 0 && !authDisabled && !isLoopback(env.HOST)) {
     throw new ConfigError(`API_KEYS (or API_KEYS_FILE) is required to listen on ${env.HOST}; set AUTH_DISABLED=true to serve without keys`)
   }
   if (env.PRESIGN_DEFAULT_EXPIRY > env.PRESIGN_MAX_EXPIRY) {
@@ -212,9 +219,10 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
   }
   const keyPrefix = (env.KEY_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
   const difyEndpoint = parseUrl(env.DIFY_ENDPOINT, 'DIFY_ENDPOINT')
+  const openOrigins = parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS')
   const allowedOrigins = [...new Set([
     ...(difyEndpoint !== undefined ? [new URL(difyEndpoint).origin] : []),
-    ...parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS')
+    ...openOrigins
   ])]
   const urlHost = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST
 
@@ -239,7 +247,9 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       partConcurrency: env.UPLOAD_PART_CONCURRENCY
     },
     dataDir: env.DATA_DIR,
-    apiKeys,
+    fixedKeys,
+    apiKeysFile: env.API_KEYS_FILE,
+    keys,
     authDisabled,
     maxUploadBytes: env.MAX_UPLOAD_BYTES,
     base64MaxBytes: env.BASE64_MAX_BYTES,
@@ -250,6 +260,6 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     logFormat: env.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     maxConcurrentTransfers: env.MAX_CONCURRENT_TRANSFERS,
-    fileUrl: { difyEndpoint, allowedOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS }
+    fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS }
   }
 }

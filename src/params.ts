@@ -25,6 +25,11 @@ export class Params {
     return undefined
   }
 
+  /** the first value given under any of `names`, as it came */
+  value (...names: string[]): unknown {
+    return this.raw(names)?.value
+  }
+
   string (...names: string[]): string | undefined {
     const found = this.raw(names)
     if (found === undefined) return undefined

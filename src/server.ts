@@ -47,6 +47,20 @@ async function main (): Promise<void> {
     clearTimeout(cut)
   })
 
+  // SIGHUP: re-read API_KEYS_FILE; a broken file keeps the keys in force
+  process.on('SIGHUP', () => {
+    if (config.apiKeysFile === undefined) {
+      app.log.warn('SIGHUP: no API_KEYS_FILE to re-read')
+      return
+    }
+    try {
+      const count = app.keyRing.reload()
+      app.log.info({ keys: count, names: app.keyRing.keys.map((k) => k.name) }, 'SIGHUP: API_KEYS_FILE re-read')
+    } catch (err) {
+      app.log.error({ reason: (err as Error).message, keys: app.keyRing.size }, 'SIGHUP: API_KEYS_FILE not re-read, the previous keys stay in force')
+    }
+  })
+
   await app.listen({ host: config.host, port: config.port })
   app.store.checkBucket().then(
     () => { app.log.info({ bucket: config.s3.bucket }, 'S3 bucket reachable') },

@@ -1,7 +1,7 @@
 // POST /upload/base64 and GET|POST /download/base64 end to end over HTTP.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BASE64_WARNING } from '../src/routes/download-base64.js'
+import { BASE64_WARNING } from '../src/tools/download-base64.js'
 import { fetchJson, gatewaySuite, objectBody, objectHead, postJson, putObject, sha256, startGateway, uniqueKey, type Gateway, type JsonAnswer } from './helper.js'
 
 const MiB = 1024 * 1024

@@ -32,7 +32,16 @@ export function checkAllowed (url: URL, policy: FileUrlConfig): URL {
       : 'no origin is allowed: set DIFY_ENDPOINT and/or FILE_URL_ALLOWED_ORIGINS'
     throw notAllowed(`file_url origin ${url.origin} is not allowed (${allowed})`)
   }
+  // Dify's own origin serves its API too: only its file paths, unless the operator opened the origin
+  if (!policy.openOrigins.includes(url.origin) && policy.difyEndpoint !== undefined && !url.pathname.startsWith(difyFilesPath(policy.difyEndpoint))) {
+    throw notAllowed(`file_url on Dify's origin must be a Dify file URL (${difyFilesPath(policy.difyEndpoint)}…); add ${url.origin} to FILE_URL_ALLOWED_ORIGINS to allow its other paths`)
+  }
   return url
+}
+
+/** the path of Dify's file URLs under DIFY_ENDPOINT (which may carry a path of its own) */
+function difyFilesPath (difyEndpoint: string): string {
+  return new URL(difyEndpoint + '/files/').pathname
 }
 
 /**
@@ -46,7 +55,7 @@ export function resolveFileUrl (raw: string, policy: FileUrlConfig): URL {
     if (policy.difyEndpoint === undefined) throw notAllowed('A relative file_url (/files/...) needs DIFY_ENDPOINT to be set on the gateway; or set FILES_URL in Dify so that it sends absolute URLs')
     const url = new URL(policy.difyEndpoint + text)
     // dot segments must not climb out of Dify's /files/ tree
-    if (!url.pathname.startsWith(new URL(policy.difyEndpoint + '/files/').pathname)) throw notAllowed('A relative file_url must stay under /files/')
+    if (!url.pathname.startsWith(difyFilesPath(policy.difyEndpoint))) throw notAllowed('A relative file_url must stay under /files/')
     return checkAllowed(url, policy)
   }
   let url: URL

@@ -54,13 +54,14 @@ const UNINFORMATIVE = /^(application\/octet-stream|application\/x-www-form-urlen
 
 /**
  * content_type (validated by Params) > what the client sent (unless
- * uninformative or malformed) > guessed from the key > octet-stream
+ * uninformative or malformed) > guessed from the key > undefined: the upload
+ * sniffs the first bytes (src/transfer/sniff.ts), else octet-stream
  */
-export function storedContentType (explicit: string | undefined, sent: string | undefined, key: string): string {
+export function storedContentType (explicit: string | undefined, sent: string | undefined, key: string): string | undefined {
   if (explicit !== undefined) return explicit
   const given = sent?.trim()
   if (given !== undefined && isMediaType(given) && !UNINFORMATIVE.test(given)) return given
-  return mime.lookup(key) || 'application/octet-stream'
+  return mime.lookup(key) || undefined
 }
 
 const opaque = (tag: string): string => tag.trim().replace(/^W\//, '')

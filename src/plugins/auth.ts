@@ -1,20 +1,32 @@
 // API keys: `Authorization: Bearer <key>` or `X-API-Key` (the Bearer one counts
-// when both are sent), compared in constant time. Routes flagged
-// `config: { public: true }` need none. Checked on request, before any body is
-// read; `Expect: 100-continue` requests are checked before the body is even sent.
-import { createHash, timingSafeEqual } from 'node:crypto'
+// when both are sent), compared in constant time against the key ring. Routes
+// flagged `config: { public: true }` need none. Checked on request, before any
+// body is read; `Expect: 100-continue` requests are checked before the body is
+// even sent (early-answers.ts). A known key becomes `request.caller` (its
+// name, permissions, prefix, upload limit), and a route's `permission` is
+// enforced here, for every route in one place; handlers check the extra
+// permissions an option asks for (presigned URLs, a move's delete) through
+// src/auth/scope.ts.
 import type { IncomingHttpHeaders } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError } from '../errors.js'
+import type { KeyRing, Permission } from '../auth/keys.js'
+import { ANONYMOUS, callerOf, forbidden, type Caller } from '../auth/scope.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     public?: boolean
+    /** what the route's tool needs (the tool registry declares it) */
+    permission?: Permission
+    /** the tool's name, for the 403 message */
+    tool?: string
+  }
+  interface FastifyInstance {
+    /** the accepted keys; server.ts reloads them on SIGHUP */
+    keyRing: KeyRing
   }
 }
-
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
 /** The key a request presents, if any. */
 export function presentedKey (headers: IncomingHttpHeaders): string | undefined {
@@ -26,30 +38,36 @@ export function presentedKey (headers: IncomingHttpHeaders): string | undefined 
   return key !== undefined && key.trim() !== '' ? key.trim() : undefined
 }
 
-/** A checker over the accepted keys; it compares against every key, so timing tells nothing. */
-export function keyChecker (keys: readonly string[]): (headers: IncomingHttpHeaders) => AppError | undefined {
-  const accepted = keys.map(digest)
-  return (headers) => {
-    if (accepted.length === 0) return undefined
-    const key = presentedKey(headers)
-    if (key === undefined) return unauthorized('Missing API key: send Authorization: Bearer <key> or X-API-Key: <key>')
-    const presented = digest(key)
-    let ok = false
-    for (const candidate of accepted) ok = timingSafeEqual(candidate, presented) || ok
-    return ok ? undefined : unauthorized('Invalid API key')
-  }
+/** Who the headers say is calling: a Caller, or the 401 to answer. With no keys at all, auth is off. */
+export function authenticate (ring: KeyRing, headers: IncomingHttpHeaders): Caller | AppError {
+  if (ring.size === 0) return ANONYMOUS
+  const presented = presentedKey(headers)
+  if (presented === undefined) return unauthorized('Missing API key: send Authorization: Bearer <key> or X-API-Key: <key>')
+  const key = ring.match(presented)
+  return key !== undefined ? callerOf(key) : unauthorized('Invalid API key')
 }
 
 function unauthorized (message: string): AppError {
   return new AppError('UNAUTHORIZED', message, { headers: { 'www-authenticate': 'Bearer' } })
 }
 
-async function authPlugin (app: FastifyInstance, options: { keys: readonly string[] }): Promise<void> {
-  const check = keyChecker(options.keys)
+async function authPlugin (app: FastifyInstance, options: { ring: KeyRing }): Promise<void> {
+  app.decorate('keyRing', options.ring)
+  app.decorateRequest('caller', null as unknown as Caller)
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.public === true) return
-    const failure = check(request.headers)
-    if (failure !== undefined) throw failure
+    const { config } = request.routeOptions
+    if (config.public === true) {
+      request.caller = ANONYMOUS
+      return
+    }
+    const caller = authenticate(options.ring, request.headers)
+    if (caller instanceof AppError) throw caller
+    request.caller = caller
+    // every later line of this request names the key (never the key itself)
+    if (caller !== ANONYMOUS) request.log = request.log.child({ key_name: caller.name })
+    if (config.permission !== undefined && !caller.permissions.has(config.permission)) {
+      throw forbidden(caller, config.permission, `use ${config.tool ?? request.routeOptions.url ?? 'this route'}`)
+    }
   })
 }
 

@@ -6,7 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { AppError, errorBody, payloadTooLarge } from '../errors.js'
-import { keyChecker } from './auth.js'
+import type { Permission } from '../auth/keys.js'
+import { forbidden } from '../auth/scope.js'
+import { authenticate } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -15,7 +17,7 @@ declare module 'fastify' {
   }
 }
 
-interface RouteLimits { isPublic: boolean, maxBodyBytes: number }
+interface RouteLimits { isPublic: boolean, maxBodyBytes: number, permission: Permission | undefined, tool: string | undefined }
 
 function declaredLength (request: IncomingMessage): number | undefined {
   const header = request.headers['content-length']
@@ -28,8 +30,7 @@ function tooLarge (request: IncomingMessage, limits: RouteLimits | undefined): A
   return payloadTooLarge(limits.maxBodyBytes, 'request body')
 }
 
-async function earlyAnswers (app: FastifyInstance, options: { keys: readonly string[] }): Promise<void> {
-  const checkKey = keyChecker(options.keys)
+async function earlyAnswers (app: FastifyInstance): Promise<void> {
   const routes = new Map<string, RouteLimits>()
   const limitsOf = (method: string | undefined, url: string | undefined): RouteLimits | undefined =>
     routes.get(`${method ?? ''} ${(url ?? '').split('?')[0] ?? ''}`)
@@ -37,7 +38,9 @@ async function earlyAnswers (app: FastifyInstance, options: { keys: readonly str
   app.addHook('onRoute', (route) => {
     const limits = {
       isPublic: route.config?.public === true,
-      maxBodyBytes: route.config?.maxBodyBytes ?? route.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024
+      maxBodyBytes: route.config?.maxBodyBytes ?? route.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024,
+      permission: route.config?.permission,
+      tool: route.config?.tool
     }
     for (const method of [route.method].flat()) routes.set(`${method} ${route.url}`, limits)
   })
@@ -48,9 +51,17 @@ async function earlyAnswers (app: FastifyInstance, options: { keys: readonly str
     if (failure !== undefined) throw failure
   })
 
+  /** the 401 or 403 the auth hook would answer */
+  const refusal = (request: IncomingMessage, limits: RouteLimits | undefined): AppError | undefined => {
+    const caller = authenticate(app.keyRing, request.headers)
+    if (caller instanceof AppError) return caller
+    const permission = limits?.permission
+    return permission !== undefined && !caller.permissions.has(permission) ? forbidden(caller, permission, `use ${limits?.tool ?? 'this route'}`) : undefined
+  }
+
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     const limits = limitsOf(request.method, request.url)
-    const failure = (limits?.isPublic === true ? undefined : checkKey(request.headers)) ?? tooLarge(request, limits)
+    const failure = (limits?.isPublic === true ? undefined : refusal(request, limits)) ?? tooLarge(request, limits)
     if (failure === undefined) {
       response.writeContinue()
       app.server.emit('request', request, response)

@@ -27,7 +27,7 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
   const register = new Registry()
   if (options.processMetrics === true) collectDefaultMetrics({ register, prefix: PREFIX })
 
-  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers: [register] })
+  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests answered, by route, method, status and API key name (none: no key was accepted)', labelNames: ['route', 'method', 'status', 'key'], registers: [register] })
   const duration = new Histogram({
     name: `${PREFIX}http_request_duration_seconds`,
     help: 'Time from request to the end of the response, by route, method and status',
@@ -70,7 +70,7 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
   app.addHook('onResponse', async (request, reply) => {
     const route = routeOf(request)
     const labels = { route, method: request.method, status: String(reply.statusCode) }
-    requests.inc(labels)
+    requests.inc({ ...labels, key: request.caller?.name ?? 'none' })
     duration.observe(labels, reply.elapsedTime / 1000)
     const socket = request.raw.socket
     if (socket !== null) {

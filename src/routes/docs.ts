@@ -6,12 +6,13 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { PLUGIN_ROOT } from '../dify/endpoints.js'
-import { openApiDocument } from '../openapi.js'
+import { openApiDocument } from '../faces/openapi.js'
+import { TOOLS } from '../tools/index.js'
 
 const version = (JSON.parse(readFileSync(join(PLUGIN_ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
 export default async function docsRoutes (app: FastifyInstance): Promise<void> {
-  const document = openApiDocument(app.config, version)
+  const document = openApiDocument(app.config, version, TOOLS)
   // every route of this scope, Swagger UI's assets included, needs no key
   app.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
 

@@ -16,6 +16,7 @@ import { createAgents, createS3Client, type Agents, type SdkLogger } from './cli
 import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
 import { statusOf, toAppError } from './errors.js'
+import { BucketObjects, MAX_SINGLE_COPY } from './objects.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
@@ -72,7 +73,10 @@ export class ObjectStore {
    */
   private readonly partBuffers: PartBuffers
 
-  constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT) {
+  /** list, stat, delete, copy (objects.ts) */
+  readonly objects: BucketObjects
+
+  constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT, singleCopyMax = MAX_SINGLE_COPY) {
     this.bucket = config.bucket
     this.config = config
     this.timeoutMs = config.timeoutMs
@@ -81,6 +85,7 @@ export class ObjectStore {
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
+    this.objects = new BucketObjects(this.client, this.bucket, async (what, call) => await this.bounded(what, call), singleCopyMax)
   }
 
   destroy (): void {

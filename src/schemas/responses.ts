@@ -32,6 +32,20 @@ export const Base64Download = Type.Object({
   ...presigned
 }, { $id: 'Base64Download' })
 
+export const TooLargeResult = Type.Object({
+  bucket: Type.String(),
+  key: Type.String(),
+  size: Type.Integer({ description: 'The object\'s size in bytes.' }),
+  content_type: Type.String(),
+  etag: Type.String(),
+  last_modified: Type.Unsafe<string | null>({ type: 'string', format: 'date-time', nullable: true }),
+  too_large: Type.Boolean({ description: 'Always true: the object is larger than max_bytes and was not sent.' }),
+  max_bytes: Type.Integer(),
+  message: Type.String(),
+  ...presigned
+}, { $id: 'TooLarge' })
+export type TooLargeAnswer = Static<typeof TooLargeResult>
+
 export const PresignResult = Type.Object({
   bucket: Type.String(),
   key: Type.String(),
@@ -41,6 +55,46 @@ export const PresignResult = Type.Object({
   expires_at: Type.String({ format: 'date-time' }),
   headers: Type.Object({}, { additionalProperties: Type.String(), description: 'Headers the uploader must send with a PUT (Content-Type, when it is signed).' })
 }, { $id: 'PresignResult' })
+
+const lastModified = Type.Unsafe<string | null>({ type: 'string', format: 'date-time', nullable: true })
+
+export const ListResult = Type.Object({
+  bucket: Type.String(),
+  prefix: Type.String({ description: 'The prefix listed, as given.' }),
+  delimiter: Type.Unsafe<string | null>({ type: 'string', nullable: true }),
+  objects: Type.Array(Type.Object({ key: Type.String(), size: Type.Integer(), etag: Type.String(), last_modified: lastModified })),
+  common_prefixes: Type.Array(Type.String(), { description: 'With a delimiter: the "folders" directly under prefix, each ending in the delimiter.' }),
+  is_truncated: Type.Boolean({ description: 'More keys follow: call again with continuation_token.' }),
+  next_continuation_token: Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'Pass as continuation_token for the next page.' })
+}, { $id: 'ListResult' })
+export type ListAnswer = Static<typeof ListResult>
+
+export const StatResult = Type.Object({
+  bucket: Type.String(),
+  key: Type.String(),
+  size: Type.Integer(),
+  content_type: Type.String(),
+  etag: Type.String(),
+  last_modified: lastModified,
+  metadata: Type.Object({}, { additionalProperties: Type.String(), description: 'The object\'s user metadata (x-amz-meta-*).' })
+}, { $id: 'StatResult' })
+
+export const DeleteResult = Type.Object({
+  bucket: Type.String(),
+  key: Type.Optional(Type.String({ description: 'One key: the key deleted (also when there was no such object).' })),
+  deleted: Type.Unsafe<true | string[]>({ description: 'One key: true. A batch (keys): the keys deleted.' }),
+  errors: Type.Optional(Type.Array(Type.Object({ key: Type.String(), code: Type.String(), message: Type.String() }), { description: 'A batch: the keys S3 refused to delete.' }))
+}, { $id: 'DeleteResult' })
+
+export const CopyResult = Type.Object({
+  bucket: Type.String(),
+  source_key: Type.String(),
+  key: Type.String({ description: 'The new object\'s key.' }),
+  size: Type.Integer(),
+  etag: Type.String(),
+  moved: Type.Boolean({ description: 'true: the source was deleted after the copy.' }),
+  message: Type.String()
+}, { $id: 'CopyResult' })
 
 export const ErrorResult = Type.Object({
   statusCode: Type.Integer(),

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import { AppError } from '../errors.js'
 import type { ObjectStore } from '../s3/store.js'
+import { readHead, sniffType, SNIFF_BYTES } from './sniff.js'
 import { checksumMismatch, UploadGuard } from './upload-guard.js'
 
 export interface IngestOptions {
@@ -16,7 +17,8 @@ export interface IngestOptions {
   request: IncomingMessage
   /** the exact length when the client declared it */
   size?: number | undefined
-  contentType: string
+  /** undefined: sniffed from the first bytes (sniff.ts) */
+  contentType: string | undefined
   maxBytes: number
   sha256?: string | undefined
   /** the error for a source that breaks mid-way (default: the client hung up) */
@@ -27,6 +29,8 @@ export interface Stored {
   size: number
   sha256: string
   etag: string
+  /** the Content-Type stored */
+  contentType: string
 }
 
 function clientHungUp (): AppError {
@@ -59,12 +63,20 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   if (source !== request) source.on('error', onSourceError)
   // pipe, not pipeline: a guard error must not destroy the request, or the
   // client would never read our JSON answer
-  source.pipe(guard)
   try {
-    const { etag } = await store.put(storedKey, guard, { size, contentType, signal: abort.signal })
+    let type = contentType
+    if (type === undefined) {
+      // nothing named a type: the first bytes decide, written on ahead of the rest
+      const head = await readHead(source, SNIFF_BYTES, abort.signal)
+      type = await sniffType(head)
+      if (source.readableEnded) guard.end(head)
+      else if (head.length > 0) guard.write(head)
+    }
+    if (!source.readableEnded) source.pipe(guard)
+    const { etag } = await store.put(storedKey, guard, { size, contentType: type, signal: abort.signal })
     if (failure !== undefined) throw failure
     if (guard.sha256 === undefined) throw new Error('ingest: the upload completed before its body ended')
-    return { size: guard.bytes, sha256: guard.sha256, etag }
+    return { size: guard.bytes, sha256: guard.sha256, etag, contentType: type }
   } catch (err) {
     throw failure ?? err
   } finally {
@@ -78,9 +90,10 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
 }
 
 /** Store a body already in memory (an empty one, decoded base64), checking `sha256` first. */
-export async function storeBuffer (store: ObjectStore, storedKey: string, data: Buffer, contentType: string, sha256: string | undefined): Promise<Stored> {
+export async function storeBuffer (store: ObjectStore, storedKey: string, data: Buffer, contentType: string | undefined, sha256: string | undefined): Promise<Stored> {
   const digest = createHash('sha256').update(data).digest('hex')
   if (sha256 !== undefined && sha256 !== digest) throw checksumMismatch(sha256, digest)
-  const { etag } = await store.put(storedKey, data, { contentType })
-  return { size: data.length, sha256: digest, etag }
+  const type = contentType ?? await sniffType(data.subarray(0, SNIFF_BYTES))
+  const { etag } = await store.put(storedKey, data, { contentType: type })
+  return { size: data.length, sha256: digest, etag, contentType: type }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { sha256Of } from '../../src/auth/keys.js'
 
 const S3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's', BUCKET_NAME: 'dify' }
 
@@ -31,7 +32,7 @@ describe('loadConfig', () => {
     assert.equal(config.presignMaxExpiry, 604800)
     assert.equal(config.keyPrefix, '')
     assert.equal(config.logLevel, 'info')
-    assert.deepEqual(config.apiKeys, [])
+    assert.deepEqual(config.keys, [])
   })
 
   it('starts the embedded S3 (endpoint undefined, bucket "dify") without S3_ENDPOINT outside production', () => {
@@ -69,7 +70,7 @@ describe('loadConfig', () => {
   it('refuses a non-loopback address without API keys, unless AUTH_DISABLED=true', () => {
     assert.match(refusal({ ...S3, HOST: '0.0.0.0' }), /API_KEYS .* AUTH_DISABLED=true/)
     assert.equal(loadConfig({ ...S3, HOST: '0.0.0.0', AUTH_DISABLED: 'true' }).authDisabled, true)
-    assert.deepEqual(loadConfig({ ...S3, HOST: '0.0.0.0', API_KEYS: 'k1, k2' }).apiKeys, ['k1', 'k2'])
+    assert.deepEqual(loadConfig({ ...S3, HOST: '0.0.0.0', API_KEYS: 'k1, k2' }).keys.map((k) => k.digest.toString('hex')), ['k1', 'k2'].map((k) => sha256Of(k).toString('hex')))
     for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.equal(loadConfig({ ...S3, HOST: host }).host, host)
   })
 

@@ -99,13 +99,13 @@ describe('headers', () => {
     }
   })
 
-  it('chooses the stored Content-Type: explicit > informative sent type > guess > octet-stream', () => {
+  it('chooses the stored Content-Type: explicit > informative sent type > guess > none (the upload sniffs)', () => {
     assert.equal(storedContentType('text/csv', 'image/png', 'a.json'), 'text/csv')
     assert.equal(storedContentType(undefined, 'image/png', 'a.json'), 'image/png')
     assert.equal(storedContentType(undefined, 'application/x-www-form-urlencoded', 'a.json'), 'application/json')
     assert.equal(storedContentType(undefined, 'application/octet-stream', 'a.pdf'), 'application/pdf')
-    assert.equal(storedContentType(undefined, 'multipart/form-data; boundary=x', 'a'), 'application/octet-stream')
-    assert.equal(storedContentType(undefined, undefined, 'noext'), 'application/octet-stream')
+    assert.equal(storedContentType(undefined, 'multipart/form-data; boundary=x', 'a'), undefined)
+    assert.equal(storedContentType(undefined, undefined, 'noext'), undefined)
   })
 
   it('evaluates preconditions in RFC 9110 order', () => {

@@ -47,8 +47,8 @@ describe('route table', () => {
   it('reads one route per endpoint YAML listed in the group, in werkzeug and Fastify form', () => {
     const table = loadRouteTable()
     assert.deepEqual(table.map((r) => `${r.method} ${r.path}`).sort(), [
-      'GET /download/base64', 'GET /download/file', 'HEAD /download/file',
-      'POST /download/base64', 'POST /download/file', 'POST /presign',
+      'DELETE /delete', 'GET /download/base64', 'GET /download/file', 'GET /list', 'GET /stat', 'HEAD /download/file',
+      'POST /copy', 'POST /delete', 'POST /download/base64', 'POST /download/file', 'POST /list', 'POST /presign', 'POST /stat',
       'POST /upload/base64', 'POST /upload/file', 'POST /upload/url'
     ])
     for (const route of table) assert.equal(route.source, 'endpoints/forward.py')
@@ -74,12 +74,12 @@ describe('route table', () => {
 
   it('refuses to start when a YAML has no handler', async () => {
     const root = copy()
-    writeFileSync(join(root, 'endpoints', 'delete.yaml'), 'path: "/objects/<path:key>"\nmethod: "DELETE"\nextra:\n  python:\n    source: "endpoints/forward.py"\n')
+    writeFileSync(join(root, 'endpoints', 'orphan.yaml'), 'path: "/objects/<path:key>"\nmethod: "DELETE"\nextra:\n  python:\n    source: "endpoints/forward.py"\n')
     const group = join(root, 'group', 's3_gateway.yaml')
-    writeFileSync(group, readFileSync(group, 'utf8') + '  - endpoints/delete.yaml\n')
+    writeFileSync(group, readFileSync(group, 'utf8') + '  - endpoints/orphan.yaml\n')
     const err = await buildError(root)
     assert.ok(err instanceof RouteTableError, String(err))
-    assert.match(err.message, /no handler for endpoints\/delete\.yaml \(DELETE \/objects\/<path:key>\)/)
+    assert.match(err.message, /no handler for endpoints\/orphan\.yaml \(DELETE \/objects\/<path:key>\)/)
   })
 
   it('refuses YAMLs Dify would refuse: PATCH, a missing source file, a duplicate route', async () => {

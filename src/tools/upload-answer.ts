@@ -6,14 +6,14 @@ import type { Stored } from '../transfer/ingest.js'
 
 export type { UploadAnswer }
 
-export async function uploadAnswer (app: FastifyInstance, key: ObjectKey, stored: Stored, contentType: string, presignExpiry: number | undefined): Promise<UploadAnswer> {
+export async function uploadAnswer (app: FastifyInstance, key: ObjectKey, stored: Stored, presignExpiry: number | undefined): Promise<UploadAnswer> {
   const { bucket } = app.store
   const answer: UploadAnswer = {
     bucket,
     key: key.key,
     size: stored.size,
     etag: stored.etag,
-    content_type: contentType,
+    content_type: stored.contentType,
     sha256: stored.sha256,
     message: `File uploaded successfully to s3://${bucket}/${key.storedKey}`
   }

@@ -4,13 +4,13 @@
 // {file_url} / {file: {url}}, fetched as s3_upload_from_url does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
+import { objectKey, presignExpiry, uploadLimit } from '../auth/scope.js'
 import { AppError, payloadTooLarge } from '../errors.js'
 import { storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
-import { resolveObjectKey } from '../s3/keys.js'
-import { UploadQuery } from '../schemas/common.js'
 import { ingest, type Stored } from '../transfer/ingest.js'
-import type { ToolModule } from './tool-routes.js'
+import { COMMON_ERRORS, UPLOAD_PARAMS } from './params.js'
+import { defineTool } from './registry.js'
 import { uploadAnswer } from './upload-answer.js'
 import { urlUpload } from './upload-url.js'
 
@@ -25,8 +25,19 @@ interface UploadRequest {
   request: FastifyRequest
 }
 
-const uploadFile: ToolModule = {
+export default defineTool({
   name: 's3_upload_file',
+  summary: 'Upload a file to S3',
+  description: 'Store the given file in the bucket and answer its key, size, ETag, content type and SHA-256. ' +
+    'The key comes from s3_key, else filename, else the file\'s own name; it must not contain control characters or "." / ".." path segments.',
+  tag: 'upload',
+  permission: 'write',
+  annotations: { readOnly: false, destructive: true, idempotent: true },
+  params: {
+    ...UPLOAD_PARAMS,
+    file: { type: 'file', description: 'The file to upload.', example: '(a file)' }
+  },
+  openapi: { method: 'post', path: '/upload/file', body: 'multipart', required: ['file'], answer: { status: 201, description: 'Stored.', schema: 'UploadResult' }, errors: [...COMMON_ERRORS, 413] },
   setup: async (scope) => {
     // This scope parses nothing itself: a raw body stays a stream for the handler.
     scope.removeAllContentTypeParsers()
@@ -48,8 +59,8 @@ const uploadFile: ToolModule = {
   routes: (app) => [{
     method: 'POST',
     path: '/upload/file',
+    params: 'query',
     options: {
-      schema: { querystring: UploadQuery },
       config: { maxBodyBytes: app.config.maxUploadBytes + MULTIPART_OVERHEAD }
     },
     handler: async (request, reply) => {
@@ -60,8 +71,7 @@ const uploadFile: ToolModule = {
       return await rawUpload(app, { params: new Params(query), request }, reply)
     }
   }]
-}
-export default uploadFile
+})
 
 function hasBody (request: FastifyRequest): boolean {
   const { headers } = request
@@ -70,15 +80,15 @@ function hasBody (request: FastifyRequest): boolean {
 }
 
 async function rawUpload (app: FastifyInstance, { params, request }: UploadRequest, reply: FastifyReply): Promise<unknown> {
-  const { config } = app
-  const key = resolveObjectKey([params.string('s3_key'), params.string('filename')], config.keyPrefix)
+  const key = objectKey(request, [params.string('s3_key'), params.string('filename')])
   const sha256 = params.sha256()
-  const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
+  const expiry = presignExpiry(request, params)
+  const maxBytes = uploadLimit(request)
   if (!hasBody(request)) throw new AppError('MISSING_FILE', 'No file: send the file as the request body (raw) or as the "file" part of multipart/form-data')
   const contentType = storedContentType(params.contentType(), request.headers['content-type'], key.key)
   // without Transfer-Encoding the length is Content-Length, or 0 when absent (RFC 9112 §6.3)
   const size = request.headers['transfer-encoding'] !== undefined ? undefined : Number(request.headers['content-length'] ?? 0)
-  if (size !== undefined && size > config.maxUploadBytes) throw payloadTooLarge(config.maxUploadBytes)
+  if (size !== undefined && size > maxBytes) throw payloadTooLarge(maxBytes)
   const stored = await ingest({
     store: app.store,
     storedKey: key.storedKey,
@@ -86,14 +96,13 @@ async function rawUpload (app: FastifyInstance, { params, request }: UploadReque
     request: request.raw,
     size,
     contentType,
-    maxBytes: config.maxUploadBytes,
+    maxBytes,
     sha256
   })
-  return await reply.code(201).send(await uploadAnswer(app, key, stored, contentType, presignExpiry))
+  return await reply.code(201).send(await uploadAnswer(app, key, stored, expiry))
 }
 
 async function multipartUpload (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, query: Record<string, unknown>): Promise<unknown> {
-  const { config } = app
   // fields that shape the upload come before the file part; later ones are ignored
   const fields: Record<string, string> = {}
   let answer: Awaited<ReturnType<typeof uploadAnswer>> | undefined
@@ -108,9 +117,9 @@ async function multipartUpload (app: FastifyInstance, request: FastifyRequest, r
       continue
     }
     const params = new Params(fields, query)
-    const key = resolveObjectKey([params.string('s3_key'), params.string('filename'), part.filename], config.keyPrefix)
+    const key = objectKey(request, [params.string('s3_key'), params.string('filename'), part.filename])
     const sha256 = params.sha256()
-    const presignExpiry = params.presign(config.presignDefaultExpiry, config.presignMaxExpiry)
+    const expiry = presignExpiry(request, params)
     const contentType = storedContentType(params.contentType(), part.mimetype, key.key)
     const stored: Stored = await ingest({
       store: app.store,
@@ -118,10 +127,10 @@ async function multipartUpload (app: FastifyInstance, request: FastifyRequest, r
       source: part.file,
       request: request.raw,
       contentType,
-      maxBytes: config.maxUploadBytes,
+      maxBytes: uploadLimit(request),
       sha256
     })
-    answer = await uploadAnswer(app, key, stored, contentType, presignExpiry)
+    answer = await uploadAnswer(app, key, stored, expiry)
   }
   if (answer === undefined) {
     const hint = 'file' in fields ? ' (the "file" part came as a text field: send it as a file, e.g. curl -F file=@path)' : ''

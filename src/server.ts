@@ -36,7 +36,9 @@ async function main (): Promise<void> {
   // SIGTERM/SIGINT: stop accepting, let transfers finish for SHUTDOWN_TIMEOUT_MS,
   // then cut what still runs (its upload is aborted: nothing half-written) and
   // exit 0. close-with-grace's own deadline is only the last resort.
-  closeWithGrace({ delay: config.shutdownTimeoutMs + config.s3.timeoutMs + 10_000 }, async ({ signal, err }) => {
+  // with API_KEYS_FILE, SIGHUP re-reads the keys (below) instead of shutting down
+  const skip: Array<'SIGHUP'> = config.apiKeysFile !== undefined ? ['SIGHUP'] : []
+  closeWithGrace({ delay: config.shutdownTimeoutMs + config.s3.timeoutMs + 10_000, skip }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new requests, waiting for transfers')
     const cut = setTimeout(() => {
@@ -48,18 +50,16 @@ async function main (): Promise<void> {
   })
 
   // SIGHUP: re-read API_KEYS_FILE; a broken file keeps the keys in force
-  process.on('SIGHUP', () => {
-    if (config.apiKeysFile === undefined) {
-      app.log.warn('SIGHUP: no API_KEYS_FILE to re-read')
-      return
-    }
-    try {
-      const count = app.keyRing.reload()
-      app.log.info({ keys: count, names: app.keyRing.keys.map((k) => k.name) }, 'SIGHUP: API_KEYS_FILE re-read')
-    } catch (err) {
-      app.log.error({ reason: (err as Error).message, keys: app.keyRing.size }, 'SIGHUP: API_KEYS_FILE not re-read, the previous keys stay in force')
-    }
-  })
+  if (config.apiKeysFile !== undefined) {
+    process.on('SIGHUP', () => {
+      try {
+        const count = app.keyRing.reload()
+        app.log.info({ keys: count, names: app.keyRing.keys.map((k) => k.name) }, 'SIGHUP: API_KEYS_FILE re-read')
+      } catch (err) {
+        app.log.error({ reason: (err as Error).message, keys: app.keyRing.size }, 'SIGHUP: API_KEYS_FILE not re-read, the previous keys stay in force')
+      }
+    })
+  }
 
   await app.listen({ host: config.host, port: config.port })
   app.store.checkBucket().then(

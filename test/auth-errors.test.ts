@@ -7,16 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
+import { loadRouteTable } from '../src/dify/endpoints.js'
 import { gatewaySuite, objectBody, putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
-/** every tool route (public: /healthz, /readyz) */
-const TOOL_ROUTES: Array<[string, string]> = [
-  ['POST', '/upload/file'], ['POST', '/upload/url'], ['POST', '/upload/base64'],
-  ['GET', '/download/file'], ['HEAD', '/download/file'], ['POST', '/download/file'],
-  ['GET', '/download/base64'], ['POST', '/download/base64'], ['POST', '/presign']
-]
+/** every tool route, from the route table (public: /healthz, /readyz) */
+const TOOL_ROUTES: Array<[string, string]> = loadRouteTable().map((route) => [route.method, route.path])
 
 /** API.md: the routes that need no key */
 const PUBLIC_PATHS = ['/healthz', '/readyz', '/openapi.json']
@@ -66,6 +63,14 @@ describe('API keys', () => {
       const res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers })
       assert.equal(res.status, 200, JSON.stringify(headers))
       assert.equal(await res.text(), 'private')
+    }
+  })
+
+  it('takes no word of a comment line in API_KEYS_FILE as a key', async () => {
+    for (const word of ['one', 'key', 'a', 'line', '#']) {
+      const res = await fetch(`${gw.url}/download/file?s3_key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${word}` } })
+      assert.equal(res.status, 401, word)
+      await res.arrayBuffer()
     }
   })
 

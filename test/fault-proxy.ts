@@ -15,13 +15,15 @@ export interface FaultProxy {
   statusAnswers: number
   /** bytes S3 sent through the proxy (all modes that forward) */
   downstreamBytes: number
+  /** bytes the gateway sent to S3 through the proxy */
+  upstreamBytes: number
   close: () => Promise<void>
 }
 
 export async function startFaultProxy (target: string): Promise<FaultProxy> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<net.Socket>()
-  const proxy: FaultProxy = { endpoint: '', mode: { kind: 'pass' }, statusAnswers: 0, downstreamBytes: 0, setMode: async () => {}, close: async () => {} }
+  const proxy: FaultProxy = { endpoint: '', mode: { kind: 'pass' }, statusAnswers: 0, downstreamBytes: 0, upstreamBytes: 0, setMode: async () => {}, close: async () => {} }
   const server = net.createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
@@ -45,6 +47,7 @@ export async function startFaultProxy (target: string): Promise<FaultProxy> {
     upstream.on('error', () => { client.destroy() })
     client.on('close', () => upstream.destroy())
     client.pipe(upstream)
+    client.on('data', (chunk: Buffer) => { proxy.upstreamBytes += chunk.length })
     upstream.on('data', (chunk: Buffer) => { proxy.downstreamBytes += chunk.length })
     if (mode.kind === 'cut' && mode.afterBytes >= 0) {
       let sent = 0

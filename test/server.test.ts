@@ -3,7 +3,7 @@
 // line; it starts while S3 is down; SIGTERM shuts it down cleanly.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -182,6 +182,35 @@ describe('the server process', { timeout: 120_000 }, () => {
         assert.equal(await stop(running), 0)
       }
     } finally {
+      await s3.close()
+    }
+  })
+
+  it('re-reads API_KEYS_FILE on SIGHUP: rotated keys take effect without a restart, a broken file keeps the old ones', async () => {
+    const s3 = await startTestS3()
+    const file = join(mkdtempSync(join(tmpdir(), 'gw-hup-')), 'keys.yaml')
+    const entry = (name: string, key: string): string => `keys:\n  - name: ${name}\n    key: ${key}\n    permissions: [list]\n`
+    writeFileSync(file, entry('first', 'first-key-0123456789'))
+    const running = await start({ S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKeyId, S3_SECRET_KEY: s3.secretAccessKey, BUCKET_NAME: s3.bucket, API_KEYS_FILE: file, LOG_FORMAT: 'json' })
+    const status = async (key: string): Promise<number> => {
+      const res = await fetch(`${running.url}/list`, { headers: { authorization: `Bearer ${key}` } })
+      await res.arrayBuffer()
+      return res.status
+    }
+    try {
+      assert.equal(await status('first-key-0123456789'), 200)
+      writeFileSync(file, entry('second', 'second-key-0123456789'))
+      running.child.kill('SIGHUP')
+      await logged(running, 'SIGHUP: API_KEYS_FILE re-read')
+      assert.equal(await status('first-key-0123456789'), 401, 'the rotated-out key is refused')
+      assert.equal(await status('second-key-0123456789'), 200)
+      writeFileSync(file, 'keys:\n  - name: broken\n')
+      running.child.kill('SIGHUP')
+      await logged(running, 'not re-read, the previous keys stay in force')
+      assert.equal(await status('second-key-0123456789'), 200, 'a broken file keeps the keys in force')
+      assert.ok(!running.output().includes('second-key-0123456789'), 'no key in the log')
+    } finally {
+      assert.equal(await stop(running), 0)
       await s3.close()
     }
   })

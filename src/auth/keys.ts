@@ -38,8 +38,10 @@ export function plainKey (key: string): ApiKey {
   return { name: `key-${digest.toString('hex').slice(0, 8)}`, digest, prefix: '', permissions: ALL, maxUploadBytes: undefined }
 }
 
+/** Keys separated by whitespace or commas; a line starting with "#" is a comment, every word of it */
 export function splitPlainKeys (text: string): string[] {
-  return text.split(/[\s,]+/).map((k) => k.trim()).filter((k) => k !== '' && !k.startsWith('#'))
+  return text.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n')
+    .split(/[\s,]+/).map((k) => k.trim()).filter((k) => k !== '')
 }
 
 /** `tenants/acme/` → `tenants/acme`; refused where a key could not be: `..`, control characters */

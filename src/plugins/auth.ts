@@ -54,7 +54,7 @@ function unauthorized (message: string): AppError {
 async function authPlugin (app: FastifyInstance, options: { ring: KeyRing }): Promise<void> {
   app.decorate('keyRing', options.ring)
   app.decorateRequest('caller', null as unknown as Caller)
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const { config } = request.routeOptions
     if (config.public === true) {
       request.caller = ANONYMOUS
@@ -64,7 +64,11 @@ async function authPlugin (app: FastifyInstance, options: { ring: KeyRing }): Pr
     if (caller instanceof AppError) throw caller
     request.caller = caller
     // every later line of this request names the key (never the key itself)
-    if (caller !== ANONYMOUS) request.log = request.log.child({ key_name: caller.name })
+    if (caller !== ANONYMOUS) {
+      request.log = request.log.child({ key_name: caller.name })
+      // "request completed" is logged through the reply's logger
+      reply.log = request.log
+    }
     if (config.permission !== undefined && !caller.permissions.has(config.permission)) {
       throw forbidden(caller, config.permission, `use ${config.tool ?? request.routeOptions.url ?? 'this route'}`)
     }

@@ -40,6 +40,7 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
     configureBuckets: options.buckets.map((name) => ({ name }))
   })
   server.middleware.unshift(multipartUploadsMiddleware(options.directory))
+  server.middleware.unshift(listObjectsV2Middleware(server.store))
   server.store.putObject = atomicPutObject(server.store.putObject.bind(server.store), await mkdtemp(join(tmpdir(), 's3rver-spool-')))
   const { address, port } = await server.run()
   const host = address.includes(':') ? `[${address}]` : address
@@ -100,6 +101,58 @@ function multipartUploadsMiddleware (directory: string) {
       return
     }
     await next()
+  }
+}
+
+// s3rver 3.7's ListObjectsV2 breaks two ways: its continuation tokens are
+// DES-encrypted, which OpenSSL 3 (Node 17+) refuses, so a second page answers
+// 500; and with a delimiter it never descends into a folder whose name holds
+// the delimiter below the prefix, so "c/" of "c/d/3.txt" is never reported.
+// Served here from its store's plain listing (every key under the prefix),
+// sorted, grouped and paged as S3 does; the token is the last entry answered.
+interface StoredObject { key: string, size: number, lastModifiedDate: Date, metadata: Record<string, string> }
+interface ListingStore { listObjects: (bucket: string, options: { prefix?: string, maxKeys?: number }) => Promise<{ objects: StoredObject[] }> }
+
+function listObjectsV2Middleware (store: ListingStore) {
+  const one = (value: string | string[] | undefined): string => (Array.isArray(value) ? value[0] : value) ?? ''
+  return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
+    const bucket = ctx.path.replace(/^\/+|\/+$/g, '')
+    if (ctx.method !== 'GET' || bucket === '' || bucket.includes('/') || one(ctx.query['list-type']) !== '2') return await next()
+    const prefix = one(ctx.query.prefix)
+    const delimiter = one(ctx.query.delimiter)
+    const maxKeys = Math.min(1000, /^\d+$/.test(one(ctx.query['max-keys'])) ? Number(one(ctx.query['max-keys'])) : 1000)
+    const token = one(ctx.query['continuation-token'])
+    const after = token !== '' ? Buffer.from(token, 'base64url').toString('utf8') : one(ctx.query['start-after'])
+    const { objects } = await store.listObjects(bucket, { prefix, maxKeys: Infinity })
+    objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    const contents: StoredObject[] = []
+    const prefixes: string[] = []
+    let last = ''
+    let truncated = false
+    for (const object of objects) {
+      if (after !== '' && (object.key <= after || (delimiter !== '' && after.endsWith(delimiter) && object.key.startsWith(after)))) continue
+      const at = delimiter !== '' ? object.key.indexOf(delimiter, prefix.length) : -1
+      const entry = at === -1 ? object.key : object.key.slice(0, at + delimiter.length)
+      if (entry === last) continue
+      if (contents.length + prefixes.length >= maxKeys) {
+        truncated = true
+        break
+      }
+      if (at === -1) contents.push(object)
+      else prefixes.push(entry)
+      last = entry
+    }
+    const tag = (name: string, value: string | number): string => `<${name}>${xml(String(value))}</${name}>`
+    ctx.status = 200
+    ctx.type = 'application/xml'
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      tag('Name', bucket) + tag('Prefix', prefix) + (delimiter !== '' ? tag('Delimiter', delimiter) : '') + tag('MaxKeys', maxKeys) +
+      tag('KeyCount', contents.length + prefixes.length) + tag('IsTruncated', String(truncated)) +
+      (token !== '' ? tag('ContinuationToken', token) : '') +
+      (truncated ? tag('NextContinuationToken', Buffer.from(last, 'utf8').toString('base64url')) : '') +
+      contents.map((o) => `<Contents>${tag('Key', o.key)}${tag('LastModified', o.lastModifiedDate.toISOString())}${tag('ETag', o.metadata.etag ?? '')}${tag('Size', o.size)}<StorageClass>STANDARD</StorageClass></Contents>`).join('') +
+      prefixes.map((p) => `<CommonPrefixes>${tag('Prefix', p)}</CommonPrefixes>`).join('') +
+      '</ListBucketResult>'
   }
 }
 

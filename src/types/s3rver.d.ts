@@ -11,7 +11,11 @@ declare module 's3rver' {
     constructor (options: S3rverOptions)
     run (): Promise<{ address: string, port: number }>
     close (): Promise<void>
-    store: { putObject: (object: { content: unknown }) => Promise<unknown> }
+    store: {
+      putObject: (object: { content: unknown }) => Promise<unknown>
+      listObjects: (bucket: string, options: { prefix?: string, maxKeys?: number }) => Promise<{ objects: Array<{ key: string, size: number, lastModifiedDate: Date, metadata: Record<string, string> }> }>
+    }
+
     middleware: Array<(ctx: any, next: () => Promise<void>) => Promise<void>>
   }
 }

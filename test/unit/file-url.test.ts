@@ -61,6 +61,19 @@ describe('file URL policy', () => {
     assert.match(refused('http://127.0.0.1/x', policy({})), /no origin is allowed/)
   })
 
+  it('holds absolute URLs on Dify\'s origin to its /files/ paths, unless the origin is allowed by FILE_URL_ALLOWED_ORIGINS', () => {
+    const p = policy({ DIFY_ENDPOINT: 'http://api:5001' })
+    assert.equal(resolveFileUrl('http://api:5001/files/abc/file-preview?sign=x', p).pathname, '/files/abc/file-preview')
+    for (const path of ['/console/api/workspaces', '/v1/chat-messages', '/files', '/filesx/a', '/files/../console/api/apps']) {
+      assert.match(refused(`http://api:5001${path}`, p), /must be a Dify file URL/, path)
+    }
+    const prefixed = policy({ DIFY_ENDPOINT: 'https://dify.example.com/api' })
+    assert.match(refused('https://dify.example.com/files/a', prefixed), /\/api\/files\//)
+    assert.equal(resolveFileUrl('https://dify.example.com/api/files/a', prefixed).pathname, '/api/files/a')
+    const opened = policy({ DIFY_ENDPOINT: 'http://api:5001', FILE_URL_ALLOWED_ORIGINS: 'http://api:5001' })
+    assert.equal(resolveFileUrl('http://api:5001/console/api/x', opened).pathname, '/console/api/x')
+  })
+
   it('redacts the query of URLs it names (Dify signs file URLs in the query)', () => {
     assert.equal(redactUrl(new URL('http://api:5001/files/a/file-preview?sign=secret')), 'http://api:5001/files/a/file-preview?…')
     assert.equal(redactUrl(new URL('http://api:5001/x')), 'http://api:5001/x')

@@ -172,7 +172,7 @@ describe('OpenAPI document', () => {
     assert.equal((await fetch(`${suite.gw.url}/download/base64?s3_key=x`)).status, 401)
   })
 
-  it('/docs renders in headless Chromium and lists the six operations', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`, timeout: 60_000 }, async () => {
+  it('/docs renders in headless Chromium and lists every tool, grouped by tag', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`, timeout: 60_000 }, async () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -189,6 +189,8 @@ describe('OpenAPI document', () => {
       const operationIds = await page.locator('.opblock .opblock-summary-operation-id').allInnerTexts()
       assert.deepEqual(operationIds.map((t) => t.trim()).sort(), [...TOOLS].sort())
       assert.match(await page.locator('.info .title').innerText(), /dify-s3-gateway/)
+      const tags = await page.locator('.opblock-tag-section h3 a span, .opblock-tag-section h3 span').allInnerTexts()
+      for (const tag of ['upload', 'download', 'objects', 'presign']) assert.ok(tags.some((t) => t.trim() === tag), `tag ${tag} in ${JSON.stringify(tags)}`)
       assert.deepEqual(failed, [])
       mkdirSync(ARTIFACTS, { recursive: true })
       await page.screenshot({ path: join(ARTIFACTS, 'docs.png'), fullPage: true })

@@ -18,6 +18,8 @@ import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
 import docsRoutes from './routes/docs.js'
 import healthRoutes from './routes/health.js'
 import httpFace from './faces/http.js'
+import mcpFace from './faces/mcp.js'
+import { VERSION } from './version.js'
 import { TOOLS } from './tools/index.js'
 
 declare module 'fastify' {
@@ -123,5 +125,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(healthRoutes)
   await app.register(docsRoutes)
   await app.register(httpFace, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), tools: [...TOOLS] })
+  const publicUrl = new URL(config.publicUrl)
+  await app.register(mcpFace, {
+    tools: TOOLS,
+    version: VERSION,
+    inlineMax: config.mcp.inlineMaxBytes,
+    allowedOrigins: [publicUrl.origin, ...config.mcp.allowedOrigins],
+    // without keys anyone who can reach the port may call: then the Host must be ours too
+    allowedHosts: config.keys.length === 0 || config.authDisabled ? [publicUrl.hostname.toLowerCase(), config.host.toLowerCase()] : undefined
+  })
   return app
 }

@@ -48,7 +48,9 @@ const EnvSchema = Type.Object({
   DIFY_ENDPOINT: Type.Optional(Type.String()),
   FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String()),
   FILE_URL_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
-  FILE_URL_MAX_REDIRECTS: Type.Integer({ default: 3, minimum: 0, maximum: 10 })
+  FILE_URL_MAX_REDIRECTS: Type.Integer({ default: 3, minimum: 0, maximum: 10 }),
+  MCP_INLINE_MAX_BYTES: Type.Integer({ default: MiB, minimum: 1, maximum: 16 * MiB }),
+  MCP_ALLOWED_ORIGINS: Type.Optional(Type.String())
 })
 type Env = Static<typeof EnvSchema>
 
@@ -98,6 +100,12 @@ export interface Config {
   /** uploads + downloads at once; more get 503 SERVICE_OVERLOADED with Retry-After */
   maxConcurrentTransfers: number
   fileUrl: FileUrlConfig
+  mcp: {
+    /** the largest object an MCP answer carries inline (an embedded resource, text, base64) */
+    inlineMaxBytes: number
+    /** browser origins that may call /mcp besides PUBLIC_URL's and loopback ones */
+    allowedOrigins: string[]
+  }
 }
 
 /** Where `file_url` may fetch from (API.md; DIFY.md §3). */
@@ -260,6 +268,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     logFormat: env.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     maxConcurrentTransfers: env.MAX_CONCURRENT_TRANSFERS,
-    fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS }
+    fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS },
+    mcp: { inlineMaxBytes: env.MCP_INLINE_MAX_BYTES, allowedOrigins: parseOrigins(env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS') }
   }
 }

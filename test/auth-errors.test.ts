@@ -103,20 +103,23 @@ describe('API keys', () => {
 
   it('lets no route outside the public list answer without a valid key (route inventory)', async () => {
     const inventory = gw.app.routeInventory()
-    const isPublicPath = (url: string): boolean => PUBLIC_PATHS.includes(url) || url === '/docs' || url.startsWith('/docs/')
+    // GET/DELETE /mcp only answer 405 and /.well-known/* 404 (no OAuth here): public, granting nothing
+    const answersNothing = (method: string, url: string): boolean => (url === '/mcp' && method !== 'POST') || (url === '/.well-known/*' && method === 'GET')
+    const isPublicPath = (url: string, method = 'GET'): boolean => PUBLIC_PATHS.includes(url) || url === '/docs' || url.startsWith('/docs/') || answersNothing(method, url)
     assert.ok(inventory.length >= 20, `${inventory.length} routes`)
-    assert.deepEqual(inventory.filter((r) => r.public && !isPublicPath(r.url)), [], 'only the public list is flagged public')
+    assert.deepEqual(inventory.filter((r) => r.public && !isPublicPath(r.url, r.method)), [], 'only the public list is flagged public')
     for (const route of inventory) {
       const url = gw.url + route.url.replace(/\*$/, 'static/index.html').replace(/:(\w+)/g, 'x')
       for (const headers of [{}, { authorization: 'Bearer wrong-key' }, { 'x-api-key': 'wrong-key' }] as Array<Record<string, string>>) {
         const res = await fetch(url, { method: route.method, headers })
-        if (isPublicPath(route.url)) assert.notEqual(res.status, 401, `${route.method} ${route.url} is public`)
+        if (isPublicPath(route.url, route.method)) assert.notEqual(res.status, 401, `${route.method} ${route.url} is public`)
         else assert.equal(res.status, 401, `${route.method} ${route.url} answered ${res.status} with ${JSON.stringify(headers)}`)
         await res.arrayBuffer().catch(() => undefined)
       }
     }
     for (const [method, path] of TOOL_ROUTES) assert.ok(inventory.some((r) => r.method === method && r.url === path), `${method} ${path} is in the inventory`)
     assert.ok(inventory.some((r) => r.url === '/metrics' && !r.public), '/metrics needs a key')
+    assert.ok(inventory.some((r) => r.url === '/mcp' && r.method === 'POST' && !r.public), 'POST /mcp needs a key')
   })
 
   it('never logs a key, an Authorization header or the S3 secret', async () => {

@@ -1,18 +1,14 @@
 // GET /openapi.json (the document Dify imports as a custom tool) and /docs
 // (Swagger UI over the same document). Public: they describe, they grant nothing.
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
-import { PLUGIN_ROOT } from '../dify/endpoints.js'
 import { openApiDocument } from '../faces/openapi.js'
 import { TOOLS } from '../tools/index.js'
-
-const version = (JSON.parse(readFileSync(join(PLUGIN_ROOT, 'package.json'), 'utf8')) as { version: string }).version
+import { VERSION } from '../version.js'
 
 export default async function docsRoutes (app: FastifyInstance): Promise<void> {
-  const document = openApiDocument(app.config, version, TOOLS)
+  const document = openApiDocument(app.config, VERSION, TOOLS)
   // every route of this scope, Swagger UI's assets included, needs no key
   app.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
 

@@ -78,6 +78,8 @@ export interface ToolSpec {
     /** error statuses worth naming beside the common ones */
     errors: number[]
   }
+  /** false: not offered over MCP (a file upload needs a multipart body an MCP client cannot send) */
+  mcp?: false
   /** prepares the tool's route scope (e.g. body parsers) */
   setup?: (scope: FastifyInstance) => Promise<void>
   routes: (scope: FastifyInstance) => ToolRoute[]

@@ -37,6 +37,7 @@ export default defineTool({
     ...UPLOAD_PARAMS,
     file: { type: 'file', description: 'The file to upload.', example: '(a file)' }
   },
+  mcp: false,
   openapi: { method: 'post', path: '/upload/file', body: 'multipart', required: ['file'], answer: { status: 201, description: 'Stored.', schema: 'UploadResult' }, errors: [...COMMON_ERRORS, 413] },
   setup: async (scope) => {
     // This scope parses nothing itself: a raw body stays a stream for the handler.

@@ -9,6 +9,7 @@ import { loadRouteTable } from '../../src/dify/endpoints.js'
 import { openApiDocument, toolProperty } from '../../src/faces/openapi.js'
 import { TOOLS } from '../../src/tools/index.js'
 import { offeredParams } from '../../src/tools/registry.js'
+import { listing, mcpTools } from '../../src/faces/mcp.js'
 
 type Json = Record<string, any>
 const config = loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 's', BUCKET_NAME: 'dify', LOG_LEVEL: 'silent' })
@@ -60,6 +61,25 @@ describe('tool registry', () => {
     assert.deepEqual(routes.map((r) => r.id).sort(), table)
     for (const tool of TOOLS) {
       assert.ok(routes.some((r) => r.tool === tool.name && r.id === `${tool.openapi.method.toUpperCase()} ${tool.openapi.path}`), `${tool.name}: its OpenAPI operation is one of its routes`)
+    }
+  })
+
+  it('MCP offers every registry tool (but multipart upload) with its annotations and permission, and only the two agent tools beside them', () => {
+    const mcp = mcpTools(TOOLS)
+    const expected = TOOLS.filter((t) => t.mcp !== false).map((t) => t.name)
+    assert.deepEqual(mcp.map((t) => t.name).sort(), [...expected, 's3_upload_text', 's3_read_text'].sort())
+    assert.deepEqual(TOOLS.filter((t) => t.mcp === false).map((t) => t.name), ['s3_upload_file'])
+    for (const tool of TOOLS.filter((t) => t.mcp !== false)) {
+      const face = mcp.find((t) => t.name === tool.name)
+      assert.ok(face !== undefined)
+      assert.equal(face.permission, tool.permission, tool.name)
+      const listed = listing(face)
+      assert.deepEqual(listed.annotations, { readOnlyHint: tool.annotations.readOnly, destructiveHint: tool.annotations.destructive, idempotentHint: tool.annotations.idempotent, openWorldHint: false }, tool.name)
+      const offered = offeredParams(tool).map(([name]) => name)
+      for (const name of Object.keys(listed.inputSchema.properties ?? {})) assert.ok(offered.includes(name), `${tool.name}: MCP parameter ${name} is the registry's`)
+      for (const name of tool.openapi.required) assert.ok(name in (listed.inputSchema.properties ?? {}), `${tool.name}: required ${name}`)
+      assert.ok(face.description.startsWith(tool.description) || tool.name === 's3_download_file', `${tool.name}: the registry's description`)
+      assert.doesNotMatch(face.description, /header/i)
     }
   })
 

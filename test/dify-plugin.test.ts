@@ -5,25 +5,27 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import net from 'node:net'
+import { after, before, describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { PLUGIN_ROOT } from '../src/dify/endpoints.js'
-import { gatewaySuite } from './helper.js'
+import { gatewaySuite, startGateway, startTestS3, type Gateway, type TestS3 } from './helper.js'
 
 type Json = Record<string, any>
 const yaml = (file: string): Json => parse(readFileSync(join(PLUGIN_ROOT, file), 'utf8')) as Json
 const KEY = 'plugin-test-key'
 
-/** A Python with werkzeug: Debian's (python3-werkzeug) first. */
-function pythonWithWerkzeug (): string | undefined {
+/** A Python with these modules: Debian's (python3-werkzeug, python3-yaml) first. */
+function pythonWith (...modules: string[]): string | undefined {
   for (const candidate of ['/usr/bin/python3', 'python3']) {
     try {
-      execFileSync(candidate, ['-c', 'import werkzeug'], { stdio: 'ignore' })
+      execFileSync(candidate, ['-c', modules.map((m) => `import ${m}`).join('; ')], { stdio: 'ignore' })
       return candidate
     } catch {}
   }
   return undefined
 }
+const pythonWithWerkzeug = (): string | undefined => pythonWith('werkzeug')
 
 describe('Dify endpoint plugin', () => {
   it('manifest.yaml has every field Dify requires', () => {
@@ -43,7 +45,7 @@ describe('Dify endpoint plugin', () => {
     assert.deepEqual(m.meta.runner, { language: 'python', version: '3.12', entrypoint: 'main' })
     assert.ok(existsSync(join(PLUGIN_ROOT, `${m.meta.runner.entrypoint}.py`)))
     assert.ok(readFileSync(join(PLUGIN_ROOT, 'requirements.txt'), 'utf8').includes('dify_plugin'))
-    assert.deepEqual(m.plugins, { endpoints: ['group/s3_gateway.yaml'] })
+    assert.deepEqual(m.plugins, { tools: ['provider/s3_gateway.yaml'], endpoints: ['group/s3_gateway.yaml'] })
   })
 
   it('the group YAML lists its settings as a list, and every endpoint YAML there is', () => {
@@ -64,6 +66,42 @@ describe('Dify endpoint plugin', () => {
       assert.match(ep.path, /^\//)
       assert.equal(ep.extra.python.source, 'endpoints/forward.py')
     }
+  })
+
+  describe('the tool plugin\'s classes (provider/, tools/) against the gateway', () => {
+    let fileOrigin = ''
+    let downUrl = ''
+    const ports = async (): Promise<number[]> => await Promise.all([0, 1].map(async () => await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => { const { port } = server.address() as net.AddressInfo; server.close(() => { resolve(port) }) })
+    })))
+    const suite = {} as { s3: TestS3, gw: Gateway }
+    before(async () => {
+      const [filePort, downPort] = await ports()
+      fileOrigin = `http://127.0.0.1:${filePort ?? 0}`
+      downUrl = `http://127.0.0.1:${downPort ?? 0}`
+      suite.s3 = await startTestS3()
+      suite.gw = await startGateway(suite.s3, { API_KEYS: KEY, FILE_URL_ALLOWED_ORIGINS: fileOrigin })
+    })
+    after(async () => {
+      await suite.gw?.close()
+      await suite.s3?.close()
+    })
+    const python = pythonWith('werkzeug', 'yaml')
+
+    it('upload by URL and by stream, blob and link downloads, base64, the object tools, errors and credential checks (Python unittest over the SDK stand-in)', { skip: python === undefined ? 'no python3 with yaml (apt-get install python3-yaml)' : false, timeout: 180_000 }, async () => {
+      const child = spawn(python as string, [join(PLUGIN_ROOT, 'test', 'plugin', 'test_tools.py')], {
+        env: { ...process.env, GATEWAY_URL: suite.gw.url, API_KEY: KEY, FILE_PORT: new URL(fileOrigin).port, DOWN_URL: downUrl, PYTHONDONTWRITEBYTECODE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      assert.equal(code, 0, `${stderr}\n${stdout}`)
+      const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Json
+      assert.deepEqual(summary, { ran: 12, failures: 0, errors: 0, skipped: 0 })
+    })
   })
 
   describe('endpoints/forward.py against the gateway', () => {

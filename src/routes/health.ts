@@ -1,13 +1,20 @@
-// GET /healthz (the process is alive) and GET /readyz (the bucket answers). Public.
+// GET /healthz (the process is alive) and GET /readyz (the bucket answers).
+// Public; but a key sent to /readyz is checked (401 when wrong), so that a
+// client such as the Dify tool plugin can validate its credentials there.
 import type { FastifyInstance } from 'fastify'
 import { AppError, errorBody } from '../errors.js'
+import { authenticate, presentedKey } from '../plugins/auth.js'
 
 const READY_TIMEOUT_MS = 5000
 
 export default async function healthRoutes (app: FastifyInstance): Promise<void> {
   const config = { public: true }
   app.get('/healthz', { config }, async () => ({ status: 'ok' }))
-  app.get('/readyz', { config }, async (_request, reply) => {
+  app.get('/readyz', { config }, async (request, reply) => {
+    if (presentedKey(request.headers) !== undefined) {
+      const caller = authenticate(app.keyRing, request.headers)
+      if (caller instanceof AppError) throw caller
+    }
     try {
       await app.store.checkBucket(Math.min(READY_TIMEOUT_MS, app.config.s3.timeoutMs))
       return { status: 'ready', bucket: app.store.bucket }

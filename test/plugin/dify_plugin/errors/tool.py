@@ -1,0 +1,5 @@
+"""src/dify_plugin/errors/tool.py"""
+
+
+class ToolProviderCredentialValidationError(Exception):
+    pass

@@ -1,0 +1,3 @@
+"""src/dify_plugin/file/constants.py"""
+
+DIFY_FILE_IDENTITY = "__dify__file__"

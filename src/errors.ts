@@ -9,6 +9,8 @@ export const ERROR_STATUS = {
   INVALID_BASE64: 400,
   INVALID_PARAMETER: 400,
   CHECKSUM_MISMATCH: 400,
+  /** only ever a `failed` entry of a form with several files */
+  AMBIGUOUS_KEY: 400,
   URL_NOT_ALLOWED: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,

@@ -100,7 +100,7 @@ describe('Dify endpoint plugin', () => {
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
       assert.equal(code, 0, `${stderr}\n${stdout}`)
       const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Json
-      assert.deepEqual(summary, { ran: 12, failures: 0, errors: 0, skipped: 0 })
+      assert.deepEqual(summary, { ran: 14, failures: 0, errors: 0, skipped: 0 })
     })
   })
 

@@ -63,7 +63,7 @@ describe('MCP at /mcp', () => {
 
   const call = async (name: string, args: Json, client = admin): Promise<ToolAnswer> => await client.callTool({ name, arguments: args }) as ToolAnswer
 
-  it('lists the registry\'s tools (no multipart upload) and the agent tools, each with annotations and a flat schema', async () => {
+  it('lists the registry\'s tools (no multipart uploads) and the agent tools, each with annotations and a flat schema', async () => {
     const { tools } = await admin.listTools()
     assert.deepEqual(tools.map((t) => t.name).sort(), [
       's3_copy_object', 's3_delete_object', 's3_download_base64', 's3_download_file', 's3_list_objects', 's3_presign',

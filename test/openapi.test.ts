@@ -12,7 +12,7 @@ type Json = Record<string, any>
 
 const KEY = 'openapi-test-key'
 const PUBLIC_URL = 'https://gateway.example.com:8443'
-const TOOLS = ['s3_upload_file', 's3_upload_from_url', 's3_upload_base64', 's3_download_file', 's3_download_base64', 's3_presign', 's3_list_objects', 's3_stat_object', 's3_delete_object', 's3_copy_object']
+const TOOLS = ['s3_upload_file', 's3_upload_files', 's3_upload_from_url', 's3_upload_base64', 's3_download_file', 's3_download_base64', 's3_presign', 's3_list_objects', 's3_stat_object', 's3_delete_object', 's3_copy_object']
 const METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'trace']
 const SCALAR = new Set(['string', 'integer', 'number', 'boolean'])
 const CHROMIUM = '/usr/bin/chromium'

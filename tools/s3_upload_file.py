@@ -54,35 +54,39 @@ def file_chunks(url: str) -> tuple[Iterator[bytes], int | None, http.client.HTTP
     return chunks(), int(length) if length and length.isdigit() else None, connection
 
 
+def stream_through(gw: gateway.Gateway, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    chunks, length, source = file_chunks(url)
+    try:
+        headers = {"Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        response, connection = gw.open("POST", "/upload/file", query=params, body=chunks, headers=headers)
+        try:
+            return gateway.answer_json(response)
+        finally:
+            connection.close()
+    finally:
+        source.close()
+
+
+def upload_one(gw: gateway.Gateway, file: Any, parameters: dict[str, Any]) -> dict[str, Any]:
+    """One Dify file: fetched by the gateway, or streamed through here when it cannot reach Dify's files."""
+    if file is None or not getattr(file, "url", None):
+        raise gateway.GatewayError("MISSING_FILE", "Missing required parameter: file")
+    params = upload_params(parameters, file)
+    try:
+        return gw.call("POST", "/upload/url", {**params, "file_url": file.url})
+    except gateway.GatewayError as err:
+        if err.code not in NOT_REACHABLE_BY_GATEWAY:
+            raise
+        return stream_through(gw, file.url, params)
+
+
 class S3UploadFile(gateway.GatewayTool):
     tool_name = "s3_upload_file"
 
     def _invoke(self, tool_parameters: dict[str, Any]) -> Generator[ToolInvokeMessage, None, None]:
-        gw = self.gateway()
-        file = tool_parameters.get("file")
-        if file is None or not getattr(file, "url", None):
-            raise gateway.GatewayError("MISSING_FILE", "Missing required parameter: file")
-        params = upload_params(gateway.strip_aliases({k: v for k, v in tool_parameters.items() if k != "file"}), file)
-        try:
-            answer = gw.call("POST", "/upload/url", {**params, "file_url": file.url})
-        except gateway.GatewayError as err:
-            if err.code not in NOT_REACHABLE_BY_GATEWAY:
-                raise
-            answer = self.stream_through(gw, file.url, params)
-        yield from self.answer(answer)
-
-    def stream_through(self, gw: gateway.Gateway, url: str, params: dict[str, Any]) -> dict[str, Any]:
-        chunks, length, source = file_chunks(url)
-        try:
-            headers = {"Content-Type": "application/octet-stream"}
-            if length is not None:
-                headers["Content-Length"] = str(length)
-            response, connection = gw.open("POST", "/upload/file", query=params, body=chunks, headers=headers)
-            try:
-                return gateway.answer_json(response)
-            finally:
-                connection.close()
-        finally:
-            source.close()
+        params = gateway.strip_aliases({k: v for k, v in tool_parameters.items() if k != "file"})
+        yield from self.answer(upload_one(self.gateway(), tool_parameters.get("file"), params))
 
 

@@ -8,7 +8,7 @@ import { offeredParams, type ParamSpec, type ToolSpec } from '../tools/registry.
 
 /** the registry's tools the plugin offers, in palette order (s3_upload_from_url: the plugin's s3_upload_file uploads by URL already) */
 export const PLUGIN_TOOLS = [
-  's3_upload_file', 's3_upload_base64', 's3_download_file', 's3_download_base64', 's3_presign',
+  's3_upload_file', 's3_upload_files', 's3_upload_base64', 's3_download_file', 's3_download_base64', 's3_presign',
   's3_list_objects', 's3_stat_object', 's3_delete_object', 's3_copy_object'
 ] as const
 
@@ -33,6 +33,7 @@ const PLUGIN_DESCRIPTIONS: Record<string, string> = {
 
 const LABELS: Record<string, string> = {
   s3_upload_file: 'Upload file',
+  s3_upload_files: 'Upload files',
   s3_upload_base64: 'Upload base64',
   s3_download_file: 'Download file',
   s3_download_base64: 'Download base64',
@@ -43,7 +44,7 @@ const LABELS: Record<string, string> = {
   s3_copy_object: 'Copy or move object'
 }
 
-const DIFY_TYPE: Record<ParamSpec['type'], string> = { string: 'string', integer: 'number', boolean: 'boolean', string_list: 'string', file: 'file', object: 'string' }
+const DIFY_TYPE: Record<ParamSpec['type'], string> = { string: 'string', integer: 'number', boolean: 'boolean', string_list: 'string', file: 'file', files: 'files', object: 'string' }
 
 function label (name: string): string {
   const words = name.replace(/^s3_/, 'S3 ').replace(/_/g, ' ')

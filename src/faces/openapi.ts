@@ -8,7 +8,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { Config } from '../config.js'
 import { offeredParams, type ParamSpec, type ToolSpec } from '../tools/registry.js'
-import { Base64Download, CopyResult, DeleteResult, ErrorResult, ListResult, PresignResult, StatResult, TooLargeResult, UploadResult } from '../schemas/responses.js'
+import { Base64Download, UploadFilesResult, CopyResult, DeleteResult, ErrorResult, ListResult, PresignResult, StatResult, TooLargeResult, UploadResult } from '../schemas/responses.js'
 
 type Json = Record<string, unknown>
 
@@ -20,7 +20,7 @@ const TAGS = [
 ]
 
 const RESULT_SCHEMAS: Record<string, TSchema> = {
-  UploadResult, Base64Download, PresignResult, ListResult, StatResult, DeleteResult, CopyResult, TooLarge: TooLargeResult, Error: ErrorResult
+  UploadResult, UploadFilesResult, Base64Download, PresignResult, ListResult, StatResult, DeleteResult, CopyResult, TooLarge: TooLargeResult, Error: ErrorResult
 }
 
 /** A JSON value without TypeBox's symbols and `$id`s. */
@@ -31,11 +31,11 @@ function plain (schema: TSchema): Json {
 
 /** One parameter as Dify reads it: a single plain `type`, with its example (and default, which Dify sends for an empty field). */
 export function toolProperty (param: ParamSpec): Json {
-  const type = { string: { type: 'string' }, integer: { type: 'integer' }, boolean: { type: 'boolean' }, string_list: { type: 'string' }, file: { type: 'string', format: 'binary' }, object: { type: 'object' } }[param.type]
+  const type = { string: { type: 'string' }, integer: { type: 'integer' }, boolean: { type: 'boolean' }, string_list: { type: 'string' }, file: { type: 'string', format: 'binary' }, files: { type: 'string', format: 'binary' }, object: { type: 'object' } }[param.type]
   return {
     ...type,
     description: param.description,
-    ...(param.example !== undefined && param.type !== 'file' ? { example: param.example } : {}),
+    ...(param.example !== undefined && param.type !== 'file' && param.type !== 'files' ? { example: param.example } : {}),
     ...(param.default !== undefined ? { default: param.default } : {})
   }
 }

@@ -20,6 +20,12 @@ export const UploadResult = Type.Object({
 }, { $id: 'UploadResult' })
 export type UploadAnswer = Static<typeof UploadResult>
 
+export const UploadFilesResult = Type.Object({
+  bucket: Type.String(),
+  files: Type.Array(Type.Omit(UploadResult, []), { description: 'Each stored file\'s upload answer, in form order.' }),
+  failed: Type.Array(Type.Object({ filename: Type.Unsafe<string | null>({ type: 'string', nullable: true }), code: Type.String(), message: Type.String() }), { description: 'Each file that was not stored (it left nothing), and a form that broke after files were stored (filename null).' })
+}, { $id: 'UploadFilesResult' })
+
 export const Base64Download = Type.Object({
   bucket: Type.String(),
   key: Type.String(),

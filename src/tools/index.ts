@@ -11,9 +11,10 @@ import type { ToolSpec } from './registry.js'
 import statObject from './stat-object.js'
 import uploadBase64 from './upload-base64.js'
 import uploadFile from './upload-file.js'
+import uploadFiles from './upload-files.js'
 import uploadUrl from './upload-url.js'
 
 export const TOOLS: readonly ToolSpec[] = [
-  uploadFile, uploadUrl, uploadBase64, downloadFile, downloadBase64, presign,
+  uploadFile, uploadFiles, uploadUrl, uploadBase64, downloadFile, downloadBase64, presign,
   listObjects, statObject, deleteObject, copyObject
 ]

@@ -10,7 +10,7 @@ import type { FastifyInstance, RouteHandlerMethod, RouteShorthandOptions } from 
 import type { Permission } from '../auth/keys.js'
 import type { EndpointMethod } from '../dify/endpoints.js'
 
-export type ParamType = 'string' | 'integer' | 'boolean' | 'string_list' | 'file' | 'object'
+export type ParamType = 'string' | 'integer' | 'boolean' | 'string_list' | 'file' | 'files' | 'object'
 
 export interface ParamSpec {
   type: ParamType
@@ -112,6 +112,7 @@ function paramSchema (param: ParamSpec): TSchema | undefined {
     case 'string_list': return Type.Union([Type.Array(Type.String()), Type.String()], options)
     case 'object': return param.schema
     case 'file': return undefined
+    case 'files': return undefined
   }
 }
 

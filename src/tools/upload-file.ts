@@ -3,22 +3,16 @@
 // "binary", curl -T / --data-binary), of known or unknown length; or JSON
 // {file_url} / {file: {url}}, fetched as s3_upload_from_url does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import multipart from '@fastify/multipart'
 import { objectKey, presignExpiry, uploadLimit } from '../auth/scope.js'
 import { AppError, payloadTooLarge } from '../errors.js'
 import { storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
-import { ingest, type Stored } from '../transfer/ingest.js'
+import { ingest } from '../transfer/ingest.js'
+import { inFolder, MULTIPART_OVERHEAD, storeFormFiles, uploadScope } from './form-files.js'
 import { COMMON_ERRORS, UPLOAD_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
 import { uploadAnswer } from './upload-answer.js'
 import { urlUpload } from './upload-url.js'
-
-/** room for multipart framing and the fields sent beside the file */
-const MULTIPART_OVERHEAD = 1024 * 1024
-const FIELD_MAX_BYTES = 64 * 1024
-/** Dify's HTTP node adds this empty part when no file variable resolved */
-const PLACEHOLDER_PART = '__multipart_placeholder__'
 
 interface UploadRequest {
   params: Params
@@ -35,28 +29,12 @@ export default defineTool({
   annotations: { readOnly: false, destructive: true, idempotent: true },
   params: {
     ...UPLOAD_PARAMS,
+    prefix: { type: 'string', description: 'A folder: with several file parts, each is stored as <prefix>/<its filename> (an s3_key ending in "/" does the same).', hidden: true },
     file: { type: 'file', description: 'The file to upload.', example: '(a file)' }
   },
   mcp: false,
   openapi: { method: 'post', path: '/upload/file', body: 'multipart', required: ['file'], answer: { status: 201, description: 'Stored.', schema: 'UploadResult' }, errors: [...COMMON_ERRORS, 413] },
-  setup: async (scope) => {
-    // This scope parses nothing itself: a raw body stays a stream for the handler.
-    scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, scope.getDefaultJsonParser('error', 'error'))
-    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-    await scope.register(multipart, {
-      limits: {
-        // above the upload limit: @fastify/multipart silently truncates at fileSize,
-        // so the UploadGuard must be the one that trips (and fails the upload)
-        fileSize: scope.config.maxUploadBytes + 1,
-        fieldSize: FIELD_MAX_BYTES,
-        fields: 64,
-        files: 16,
-        parts: 128,
-        headerPairs: 64
-      }
-    })
-  },
+  setup: uploadScope,
   routes: (app) => [{
     method: 'POST',
     path: '/upload/file',
@@ -66,7 +44,7 @@ export default defineTool({
     },
     handler: async (request, reply) => {
       const query = request.query as Record<string, unknown>
-      if (request.isMultipart()) return await multipartUpload(app, request, reply, query)
+      if (request.isMultipart()) return await multipartUpload(request, reply, query)
       // JSON on this route means URL ingestion ({file_url} / {file: {url}}), as on /upload/url
       if (request.body !== undefined) return await urlUpload(app, request, reply)
       return await rawUpload(app, { params: new Params(query), request }, reply)
@@ -103,39 +81,25 @@ async function rawUpload (app: FastifyInstance, { params, request }: UploadReque
   return await reply.code(201).send(await uploadAnswer(app, key, stored, expiry))
 }
 
-async function multipartUpload (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, query: Record<string, unknown>): Promise<unknown> {
-  // fields that shape the upload come before the file part; later ones are ignored
-  const fields: Record<string, string> = {}
-  let answer: Awaited<ReturnType<typeof uploadAnswer>> | undefined
-  for await (const part of request.parts()) {
-    if (part.type === 'field') {
-      if (part.valueTruncated) throw new AppError('PAYLOAD_TOO_LARGE', `The field ${part.fieldname} is longer than ${FIELD_MAX_BYTES} bytes`)
-      if (answer === undefined && !(part.fieldname in fields) && typeof part.value === 'string') fields[part.fieldname] = part.value
-      continue
-    }
-    if (answer !== undefined || part.fieldname === PLACEHOLDER_PART) {
-      part.file.resume()
-      continue
-    }
-    const params = new Params(fields, query)
-    const key = objectKey(request, [params.string('s3_key'), params.string('filename'), part.filename])
-    const sha256 = params.sha256()
-    const expiry = presignExpiry(request, params)
-    const contentType = storedContentType(params.contentType(), part.mimetype, key.key)
-    const stored: Stored = await ingest({
-      store: app.store,
-      storedKey: key.storedKey,
-      source: part.file,
-      request: request.raw,
-      contentType,
-      maxBytes: uploadLimit(request),
-      sha256
-    })
-    answer = await uploadAnswer(app, key, stored, expiry)
-  }
-  if (answer === undefined) {
-    const hint = 'file' in fields ? ' (the "file" part came as a text field: send it as a file, e.g. curl -F file=@path)' : ''
+async function multipartUpload (request: FastifyRequest, reply: FastifyReply, query: Record<string, unknown>): Promise<unknown> {
+  const form = await storeFormFiles(request, query, {
+    // the folder of prefix, or of an s3_key ending in "/", takes every part; a key naming one object, the first part only
+    keyFor: (params, part, index) => {
+      const s3Key = params.string('s3_key')
+      const folder = params.string('prefix') ?? (s3Key?.endsWith('/') === true ? s3Key : undefined)
+      if (folder !== undefined) return objectKey(request, [inFolder(folder, part)])
+      if (index === 0) return objectKey(request, [s3Key, params.string('filename'), part.filename])
+      throw new AppError('AMBIGUOUS_KEY', 'Not stored: the key names one object and this is a later file part; give a folder (prefix, or an s3_key ending in "/") to store every part, or use /upload/files')
+    },
+    singleFileParams: (index) => index === 0,
+    firstFailureThrows: true
+  })
+  const [first, ...later] = form.files
+  if (first === undefined) {
+    const hint = 'file' in form.fields ? ' (the "file" part came as a text field: send it as a file, e.g. curl -F file=@path)' : ''
     throw new AppError('MISSING_FILE', `No file part in the multipart body${hint}`)
   }
-  return await reply.code(201).send(answer)
+  // one part: the answer as it always was; several: the first file's answer, and every file's
+  const several = form.parts > 1 || form.failed.length > 0
+  return await reply.code(201).send(several ? { ...first, files: [first, ...later], failed: form.failed } : first)
 }

@@ -170,6 +170,24 @@ class Tools(unittest.TestCase):
         answer = only_json(run("s3_upload_file", {"file": dify_file(ALLOWED, name, b"%PDF-1.4 tiny")}))
         self.assertEqual(answer["key"], name)
 
+    def test_upload_files_stores_each_file_of_a_files_parameter(self) -> None:
+        prefix = key("batch")
+        first = os.urandom(1000)
+        second = os.urandom(2 * MiB)
+        files = [dify_file(ALLOWED, f"{uuid.uuid4()}.pdf", first), dify_file(UNREACHABLE, f"{uuid.uuid4()}.bin", second, "application/x-test")]
+        messages = run("s3_upload_files", {"files": files, "prefix": prefix})
+        answer = only_json(messages)
+        self.assertEqual(answer["failed"], [])
+        self.assertEqual([f["key"] for f in answer["files"]], [f"{prefix}/{f['filename']}" for f in files])
+        self.assertEqual([f["sha256"] for f in answer["files"]], [hashlib.sha256(first).hexdigest(), hashlib.sha256(second).hexdigest()])
+
+    def test_upload_files_lists_a_file_that_failed_and_stores_the_rest(self) -> None:
+        good = key("good.txt")
+        files = [dify_file(ALLOWED, f"{uuid.uuid4()}.txt", b"good"), dify_file(ALLOWED, f"{uuid.uuid4()}.txt", b"bad")]
+        answer = only_json(run("s3_upload_files", {"files": files, "s3_keys": json.dumps([good, "x/../y"])}))
+        self.assertEqual([f["key"] for f in answer["files"]], [good])
+        self.assertEqual([(f["filename"], f["code"]) for f in answer["failed"]], [(files[1]["filename"], "INVALID_KEY")])
+
     def test_download_file_small_is_a_blob_with_its_name_and_type(self) -> None:
         target = key("docs/summary.pdf")
         only_json(run("s3_upload_base64", {"s3_key": target, "file_base64": "JVBERi0xLjQK", "content_type": "application/pdf"}))

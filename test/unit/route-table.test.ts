@@ -49,7 +49,7 @@ describe('route table', () => {
     assert.deepEqual(table.map((r) => `${r.method} ${r.path}`).sort(), [
       'DELETE /delete', 'GET /download/base64', 'GET /download/file', 'GET /list', 'GET /stat', 'HEAD /download/file',
       'POST /copy', 'POST /delete', 'POST /download/base64', 'POST /download/file', 'POST /list', 'POST /presign', 'POST /stat',
-      'POST /upload/base64', 'POST /upload/file', 'POST /upload/url'
+      'POST /upload/base64', 'POST /upload/file', 'POST /upload/files', 'POST /upload/url'
     ])
     for (const route of table) assert.equal(route.source, 'endpoints/forward.py')
   })

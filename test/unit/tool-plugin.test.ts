@@ -81,7 +81,7 @@ describe('Dify tool plugin declaration', () => {
         // ToolParameter.validate_multiple: multiple only for selects, and a list default exactly then
         assert.ok(p.multiple === undefined || ['select', 'dynamic-select'].includes(p.type))
         const gatewayType = tool.params[p.name]?.type
-        const expected = { string: 'string', integer: 'number', boolean: 'boolean', string_list: 'string', file: 'file', object: 'string' }[gatewayType ?? 'string']
+        const expected = { string: 'string', integer: 'number', boolean: 'boolean', string_list: 'string', file: 'file', files: 'files', object: 'string' }[gatewayType ?? 'string']
         assert.equal(p.type, expected, `${file} ${p.name}: the gateway takes a ${gatewayType}`)
       }
       for (const name of tool.openapi.required) assert.ok(names.has(name), `${file}: required ${name}`)

@@ -47,7 +47,7 @@ describe('tool registry', () => {
       assert.deepEqual(Object.keys(params).sort(), offered.map(([name]) => name).sort(), `${tool.name}: parameters`)
       for (const [name, param] of offered) {
         assert.deepEqual(params[name], toolProperty(param), `${tool.name} ${name}`)
-        if (param.type !== 'file') assert.notEqual(params[name]?.example, undefined, `${tool.name} ${name}: an example`)
+        if (param.type !== 'file' && param.type !== 'files') assert.notEqual(params[name]?.example, undefined, `${tool.name} ${name}: an example`)
       }
       assert.ok(String(tool.openapi.answer.status) in found.op.responses, `${tool.name}: its success answer`)
       assert.ok('403' in found.op.responses, `${tool.name}: 403 FORBIDDEN`)
@@ -64,11 +64,11 @@ describe('tool registry', () => {
     }
   })
 
-  it('MCP offers every registry tool (but multipart upload) with its annotations and permission, and only the two agent tools beside them', () => {
+  it('MCP offers every registry tool (but the multipart uploads) with its annotations and permission, and only the two agent tools beside them', () => {
     const mcp = mcpTools(TOOLS)
     const expected = TOOLS.filter((t) => t.mcp !== false).map((t) => t.name)
     assert.deepEqual(mcp.map((t) => t.name).sort(), [...expected, 's3_upload_text', 's3_read_text'].sort())
-    assert.deepEqual(TOOLS.filter((t) => t.mcp === false).map((t) => t.name), ['s3_upload_file'])
+    assert.deepEqual(TOOLS.filter((t) => t.mcp === false).map((t) => t.name), ['s3_upload_file', 's3_upload_files'])
     for (const tool of TOOLS.filter((t) => t.mcp !== false)) {
       const face = mcp.find((t) => t.name === tool.name)
       assert.ok(face !== undefined)

@@ -56,6 +56,23 @@ export class Params {
     return number
   }
 
+  /** A list of strings: a JSON array, the text of one, or the items separated by commas (a query or form field) */
+  stringList (name: string): string[] | undefined {
+    const value = this.value(name)
+    if (value === undefined) return undefined
+    let list: unknown = value
+    if (typeof value === 'string') {
+      const text = value.trim()
+      try {
+        list = text.startsWith('[') ? JSON.parse(text) : text.split(',').map((k) => k.trim()).filter((k) => k !== '')
+      } catch {
+        throw invalidParameter(`${name} must be a JSON array of strings or a comma-separated list`)
+      }
+    }
+    if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) throw invalidParameter(`${name} must be a list of strings`)
+    return list as string[]
+  }
+
   /** An expiry in seconds, within 1..max. */
   expiry (defaultSeconds: number, maxSeconds: number, ...names: string[]): number {
     const seconds = this.integer(...names) ?? defaultSeconds

@@ -27,6 +27,18 @@ function pythonWith (...modules: string[]): string | undefined {
 }
 const pythonWithWerkzeug = (): string | undefined => pythonWith('werkzeug')
 
+/** Run one of test/plugin's unittest scripts; it must exit 0, and its last line is its JSON summary */
+async function runPython (python: string, script: string, env: Record<string, string>): Promise<Json> {
+  const child = spawn(python, [join(PLUGIN_ROOT, 'test', 'plugin', script)], { env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  assert.equal(code, 0, `${stderr}\n${stdout}`)
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Json
+}
+
 describe('Dify endpoint plugin', () => {
   it('manifest.yaml has every field Dify requires', () => {
     const m = yaml('manifest.yaml')
@@ -89,17 +101,7 @@ describe('Dify endpoint plugin', () => {
     const python = pythonWith('werkzeug', 'yaml')
 
     it('upload by URL and by stream, blob and link downloads, base64, the object tools, errors and credential checks (Python unittest over the SDK stand-in)', { skip: python === undefined ? 'no python3 with yaml (apt-get install python3-yaml)' : false, timeout: 180_000 }, async () => {
-      const child = spawn(python as string, [join(PLUGIN_ROOT, 'test', 'plugin', 'test_tools.py')], {
-        env: { ...process.env, GATEWAY_URL: suite.gw.url, API_KEY: KEY, FILE_PORT: new URL(fileOrigin).port, DOWN_URL: downUrl, PYTHONDONTWRITEBYTECODE: '1' },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-      assert.equal(code, 0, `${stderr}\n${stdout}`)
-      const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Json
+      const summary = await runPython(python as string, 'test_tools.py', { GATEWAY_URL: suite.gw.url, API_KEY: KEY, FILE_PORT: new URL(fileOrigin).port, DOWN_URL: downUrl })
       assert.deepEqual(summary, { ran: 14, failures: 0, errors: 0, skipped: 0 })
     })
   })
@@ -109,17 +111,7 @@ describe('Dify endpoint plugin', () => {
     const python = pythonWithWerkzeug()
 
     it('relays every kind of tool call (Python unittest, werkzeug test client)', { skip: python === undefined ? 'no python3 with werkzeug (apt-get install python3-werkzeug)' : false, timeout: 120_000 }, async () => {
-      const child = spawn(python as string, [join(PLUGIN_ROOT, 'test', 'plugin', 'test_forward.py')], {
-        env: { ...process.env, GATEWAY_URL: suite.gw.url, API_KEY: KEY, PYTHONDONTWRITEBYTECODE: '1' },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-      assert.equal(code, 0, `${stderr}\n${stdout}`)
-      const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Json
+      const summary = await runPython(python as string, 'test_forward.py', { GATEWAY_URL: suite.gw.url, API_KEY: KEY })
       assert.deepEqual(summary, { ran: 15, failures: 0, errors: 0, skipped: 0 })
     })
   })

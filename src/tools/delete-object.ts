@@ -30,30 +30,10 @@ export default defineTool({
   ]
 })
 
-/** keys as a JSON array, a JSON array's text, or a comma list */
-function keyList (params: Params): string[] | undefined {
-  const value = params.value('keys')
-  if (value === undefined) return undefined
-  let list: unknown = value
-  if (typeof value === 'string') {
-    const text = value.trim()
-    if (text.startsWith('[')) {
-      try {
-        list = JSON.parse(text)
-      } catch {
-        throw invalidParameter('keys must be a JSON array of strings or a comma-separated list')
-      }
-    } else {
-      list = text.split(',').map((k) => k.trim()).filter((k) => k !== '')
-    }
-  }
-  if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) throw invalidParameter('keys must be a list of strings')
-  return [...new Set(list as string[])]
-}
-
 async function remove (request: FastifyRequest, params: Params): Promise<Record<string, unknown>> {
   const { store } = request.server
-  const keys = keyList(params)
+  const list = params.stringList('keys')
+  const keys = list !== undefined ? [...new Set(list)] : undefined
   if (keys === undefined) {
     const key = objectKey(request, [params.string('s3_key'), params.string('filename')])
     await store.objects.delete(key.storedKey)

@@ -9,7 +9,7 @@ import { Params } from '../params.js'
 import { encodeBase64, encodedLength } from '../transfer/base64.js'
 import { COMMON_ERRORS, KEY_PARAMS, MAX_BYTES_PARAM, PRESIGN_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
-import { maxBytesOf, tooLargeAnswer } from './too-large.js'
+import { maxBytesOf, objectMeta, tooLargeAnswer } from './too-large.js'
 
 /** Dify's HTTP Request node rejects text responses above 1 MiB */
 export const DIFY_TEXT_LIMIT = 1024 * 1024
@@ -63,14 +63,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, params: Par
     throw new AppError('PAYLOAD_TOO_LARGE', `The object is ${info.size} bytes, more than BASE64_MAX_BYTES (${config.base64MaxBytes}); use /download/file or a presigned URL (generate_presigned_url=true)`)
   }
   const base64Length = encodedLength(info.size)
-  const head = JSON.stringify({
-    bucket: store.bucket,
-    key: key.key,
-    size: info.size,
-    content_type: info.contentType,
-    etag: info.etag,
-    last_modified: info.lastModified?.toISOString() ?? null
-  }).slice(0, -1) + ',"content_base64":"'
+  const head = JSON.stringify(objectMeta(store.bucket, key.key, info)).slice(0, -1) + ',"content_base64":"'
   const extra = {
     ...(base64Length > DIFY_TEXT_LIMIT ? { warning: BASE64_WARNING } : {}),
     ...(presignedUrl !== undefined ? { presigned_url: presignedUrl, presigned_expires_in: expiry } : {})

@@ -5,6 +5,7 @@ import { objectKey } from '../auth/scope.js'
 import { Params } from '../params.js'
 import { COMMON_ERRORS, KEY_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
+import { objectMeta } from './too-large.js'
 
 export default defineTool({
   name: 's3_stat_object',
@@ -26,13 +27,5 @@ async function stat (request: FastifyRequest, params: Params): Promise<Record<st
   const { store } = request.server
   const key = objectKey(request, [params.string('s3_key'), params.string('filename')])
   const info = await store.objects.stat(key.storedKey)
-  return {
-    bucket: store.bucket,
-    key: key.key,
-    size: info.size,
-    content_type: info.contentType,
-    etag: info.etag,
-    last_modified: info.lastModified?.toISOString() ?? null,
-    metadata: info.metadata
-  }
+  return { ...objectMeta(store.bucket, key.key, info), metadata: info.metadata }
 }

@@ -16,15 +16,15 @@ export function maxBytesOf (params: Params): number | undefined {
   return value
 }
 
+/** What every answer about one object says of it */
+export function objectMeta (bucket: string, key: string, info: ObjectInfo): { bucket: string, key: string, size: number, content_type: string, etag: string, last_modified: string | null } {
+  return { bucket, key, size: info.size, content_type: info.contentType, etag: info.etag, last_modified: info.lastModified?.toISOString() ?? null }
+}
+
 export async function tooLargeAnswer (request: FastifyRequest, params: Params, key: ObjectKey, info: ObjectInfo, maxBytes: number): Promise<TooLargeAnswer> {
   const { config, store } = request.server
   const answer: TooLargeAnswer = {
-    bucket: store.bucket,
-    key: key.key,
-    size: info.size,
-    content_type: info.contentType,
-    etag: info.etag,
-    last_modified: info.lastModified?.toISOString() ?? null,
+    ...objectMeta(store.bucket, key.key, info),
     too_large: true,
     max_bytes: maxBytes,
     message: `The object is ${info.size} bytes, more than max_bytes (${maxBytes}): it was not sent. Download it from presigned_url.`

@@ -4,8 +4,7 @@
 // s3_keys given in order; one bad file fails alone (form-files.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { objectKey } from '../auth/scope.js'
-import { AppError, invalidParameter } from '../errors.js'
-import type { Params } from '../params.js'
+import { AppError } from '../errors.js'
 import { inFolder, MULTIPART_OVERHEAD, storeFormFiles, uploadScope } from './form-files.js'
 import { COMMON_ERRORS, PRESIGN_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
@@ -36,30 +35,13 @@ export default defineTool({
   }]
 })
 
-/** s3_keys as a JSON array, its text, or a comma list */
-function keyList (params: Params): string[] | undefined {
-  const value = params.value('s3_keys')
-  if (value === undefined) return undefined
-  let list: unknown = value
-  if (typeof value === 'string') {
-    const text = value.trim()
-    try {
-      list = text.startsWith('[') ? JSON.parse(text) : text.split(',').map((k) => k.trim()).filter((k) => k !== '')
-    } catch {
-      throw invalidParameter('s3_keys must be a JSON array of strings or a comma-separated list')
-    }
-  }
-  if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) throw invalidParameter('s3_keys must be a list of strings')
-  return list as string[]
-}
-
 async function uploadFiles (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'POST /upload/files takes multipart/form-data with one part per file')
   let keys: string[] | undefined
   const form = await storeFormFiles(request, request.query as Record<string, unknown>, {
     keyFor: (params, part, index) => {
       // read once, from the fields before the first file: a bad list fails the request
-      if (index === 0) keys = keyList(params)
+      if (index === 0) keys = params.stringList('s3_keys')
       if (keys !== undefined) {
         const key = keys[index]
         if (key === undefined) throw new AppError('MISSING_KEY', `s3_keys names ${keys.length} key(s); this is file part ${index + 1}`)

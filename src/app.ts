@@ -53,9 +53,24 @@ function prettyTransport (): { target: string, options: Record<string, unknown> 
   }
 }
 
-/** A request's URL for the log: a file_url in the query is a signed Dify URL, a credential for 5 minutes. */
-export function loggedUrl (url: string): string {
-  return url.replace(/([?&]file_url=)[^&]*/g, '$1[redacted]')
+/**
+ * A request's URL for the log: a file_url in the query is a signed Dify URL (a
+ * credential for 5 minutes), and API_KEY_QUERY_PARAM a key. Parameters are
+ * matched by their decoded name, so that `file%5Furl=` is redacted too.
+ */
+export function loggedUrl (url: string, secretParams: readonly string[] = ['file_url']): string {
+  const at = url.indexOf('?')
+  if (at === -1) return url
+  const pairs = url.slice(at + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const raw = eq === -1 ? pair : pair.slice(0, eq)
+    let name = raw
+    try {
+      name = decodeURIComponent(raw.replace(/\+/g, ' '))
+    } catch {}
+    return secretParams.includes(name) ? `${raw}=[redacted]` : pair
+  })
+  return `${url.slice(0, at)}?${pairs.join('&')}`
 }
 
 /** A caller's X-Request-Id when it is a plain token, else a fresh one: ids land in logs verbatim. */
@@ -65,6 +80,7 @@ export function requestId (request: IncomingMessage): string {
 }
 
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const secretParams = ['file_url', ...(config.keySources.queryParam !== undefined ? [config.keySources.queryParam] : [])]
   const transport = deps.logger === undefined && config.logFormat === 'pretty' ? prettyTransport() : undefined
   const app = Fastify({
     logger: deps.logger === false
@@ -74,7 +90,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
           redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
           serializers: {
             req: (request: { method: string, url: string, hostname?: string, ip?: string, socket?: { remotePort?: number } }) =>
-              ({ method: request.method, url: loggedUrl(request.url), host: request.hostname, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
+              ({ method: request.method, url: loggedUrl(request.url, secretParams), host: request.hostname, remoteAddress: request.ip, remotePort: request.socket?.remotePort })
           },
           ...(deps.logger !== undefined ? { stream: deps.logger.stream } : {}),
           ...(transport !== undefined ? { transport } : {})
@@ -119,7 +135,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // first, so that requests refused by auth are counted too
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys) })
+  await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys), sources: config.keySources })
   await app.register(earlyAnswers)
   await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })
   await app.register(healthRoutes)

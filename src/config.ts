@@ -36,6 +36,8 @@ const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(Type.String()),
   API_KEYS_FILE: Type.Optional(Type.String()),
   AUTH_DISABLED: Type.Optional(Bool),
+  API_KEY_HEADER: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' })),
+  API_KEY_QUERY_PARAM: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   MAX_UPLOAD_BYTES: Type.Integer({ default: 5 * GiB, minimum: 1 }),
   BASE64_MAX_BYTES: Type.Integer({ default: 32 * MiB, minimum: 1 }),
   PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
@@ -87,6 +89,8 @@ export interface Config {
   apiKeysFile: string | undefined
   /** the keys accepted at start: fixedKeys and the file's */
   keys: ApiKey[]
+  /** where else a key may be sent: a custom header (lower case), a query parameter (redacted from logs) */
+  keySources: { header: string | undefined, queryParam: string | undefined }
   authDisabled: boolean
   maxUploadBytes: number
   base64MaxBytes: number
@@ -258,6 +262,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     fixedKeys,
     apiKeysFile: env.API_KEYS_FILE,
     keys,
+    keySources: { header: env.API_KEY_HEADER?.toLowerCase(), queryParam: env.API_KEY_QUERY_PARAM },
     authDisabled,
     maxUploadBytes: env.MAX_UPLOAD_BYTES,
     base64MaxBytes: env.BASE64_MAX_BYTES,

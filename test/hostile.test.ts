@@ -117,7 +117,8 @@ const CASES: Case[] = [
   { what: 'a data: prefix without its comma', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: 'a.txt', file_base64: 'data:image/png;base64' })), code: 'INVALID_BASE64' },
   { what: 'file_base64 as a number', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: 'a.txt', file_base64: 123 })), code: 'INVALID_PARAMETER' },
   { what: 'decoded base64 over BASE64_MAX_BYTES', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: 'a.txt', file_base64: Buffer.alloc(BASE64_MAX * 2).toString('base64') })), code: 'PAYLOAD_TOO_LARGE' },
-  { what: 'form-urlencoded on /upload/base64', request: raw('POST', '/upload/base64', 'file_base64=YQ==', { 'content-type': 'application/x-www-form-urlencoded' }), code: 'UNSUPPORTED_MEDIA_TYPE' },
+  // Dify's form bodies are taken (API.md Part 2) and held to the same validation
+  { what: 'form-urlencoded on /upload/base64 with broken base64', request: raw('POST', '/upload/base64', 's3_key=a.txt&file_base64=YQ%3D%3D%3D', { 'content-type': 'application/x-www-form-urlencoded' }), code: 'INVALID_BASE64' },
   { what: 's3_key as an object', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: {}, file_base64: 'YQ==' })), code: 'INVALID_PARAMETER' },
   { what: 's3_key as an array', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: ['a'], file_base64: 'YQ==' })), code: 'INVALID_PARAMETER' },
   { what: 'a JSON key with a NUL', request: json('POST', '/upload/base64', JSON.stringify({ s3_key: 'a\u0000b', file_base64: 'YQ==' })), code: 'INVALID_KEY' },
@@ -140,7 +141,8 @@ const CASES: Case[] = [
   { what: 'presign with expires_in "7d"', request: json('POST', '/presign', JSON.stringify({ s3_key: 'a', expires_in: '7d' })), code: 'INVALID_PARAMETER' },
   { what: 'presign PUT with a bad content_type', request: json('POST', '/presign', JSON.stringify({ s3_key: 'a', method: 'PUT', content_type: 'x' })), code: 'INVALID_PARAMETER' },
   { what: 'presign without a key', request: json('POST', '/presign', '{}'), code: 'MISSING_KEY' },
-  { what: 'presign with a form body', request: raw('POST', '/presign', 's3_key=a', { 'content-type': 'application/x-www-form-urlencoded' }), code: 'UNSUPPORTED_MEDIA_TYPE' },
+  { what: 'presign with a form body and a bad method', request: raw('POST', '/presign', 's3_key=a&method=DELETE', { 'content-type': 'application/x-www-form-urlencoded' }), code: 'INVALID_PARAMETER' },
+  { what: 'presign with a form body of 2 MiB', request: raw('POST', '/presign', `s3_key=a&x=${'y'.repeat(2 * 1024 * 1024)}`, { 'content-type': 'application/x-www-form-urlencoded' }), code: 'PAYLOAD_TOO_LARGE', status: 413 },
   // HTTP itself
   { what: 'an unknown route', request: get('/admin'), code: 'ROUTE_NOT_FOUND', status: 404 },
   { what: 'a NUL in the path', request: get('/upload/%00'), code: 'ROUTE_NOT_FOUND', status: 404 },

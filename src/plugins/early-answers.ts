@@ -8,7 +8,6 @@ import type { FastifyInstance } from 'fastify'
 import { AppError, errorBody, payloadTooLarge } from '../errors.js'
 import type { Permission } from '../auth/keys.js'
 import { forbidden } from '../auth/scope.js'
-import { authenticate } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -53,7 +52,7 @@ async function earlyAnswers (app: FastifyInstance): Promise<void> {
 
   /** the 401 or 403 the auth hook would answer */
   const refusal = (request: IncomingMessage, limits: RouteLimits | undefined): AppError | undefined => {
-    const caller = authenticate(app.keyRing, request.headers)
+    const caller = app.authenticate(request.headers, request.url)
     if (caller instanceof AppError) return caller
     const permission = limits?.permission
     return permission !== undefined && !caller.permissions.has(permission) ? forbidden(caller, permission, `use ${limits?.tool ?? 'this route'}`) : undefined

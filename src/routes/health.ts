@@ -3,7 +3,7 @@
 // client such as the Dify tool plugin can validate its credentials there.
 import type { FastifyInstance } from 'fastify'
 import { AppError, errorBody } from '../errors.js'
-import { authenticate, presentedKey } from '../plugins/auth.js'
+import { presentedKey } from '../plugins/auth.js'
 
 const READY_TIMEOUT_MS = 5000
 
@@ -12,7 +12,7 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   app.get('/healthz', { config }, async () => ({ status: 'ok' }))
   app.get('/readyz', { config }, async (request, reply) => {
     if (presentedKey(request.headers) !== undefined) {
-      const caller = authenticate(app.keyRing, request.headers)
+      const caller = app.authenticate(request.headers, request.url)
       if (caller instanceof AppError) throw caller
     }
     try {

@@ -15,6 +15,8 @@ import type { MemoryPacer } from './transfer/memory-pacer.js'
 import { ObjectStore } from './s3/store.js'
 import { FileFetcher } from './dify/file-url.js'
 import { loadRouteTable, PLUGIN_ROOT } from './dify/endpoints.js'
+import companionRoutes from './routes/companion.js'
+import uploadPage from './routes/upload-page.js'
 import docsRoutes from './routes/docs.js'
 import healthRoutes from './routes/health.js'
 import httpFace from './faces/http.js'
@@ -141,6 +143,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(healthRoutes)
   await app.register(docsRoutes)
   await app.register(httpFace, { table: loadRouteTable(deps.pluginRoot ?? PLUGIN_ROOT), tools: [...TOOLS] })
+  await app.register(companionRoutes)
+  if (config.uploadPage) await app.register(uploadPage)
   const publicUrl = new URL(config.publicUrl)
   await app.register(mcpFace, {
     tools: TOOLS,

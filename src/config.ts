@@ -52,7 +52,8 @@ const EnvSchema = Type.Object({
   FILE_URL_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
   FILE_URL_MAX_REDIRECTS: Type.Integer({ default: 3, minimum: 0, maximum: 10 }),
   MCP_INLINE_MAX_BYTES: Type.Integer({ default: MiB, minimum: 1, maximum: 16 * MiB }),
-  MCP_ALLOWED_ORIGINS: Type.Optional(Type.String())
+  MCP_ALLOWED_ORIGINS: Type.Optional(Type.String()),
+  UPLOAD_PAGE: Type.Optional(Bool)
 })
 type Env = Static<typeof EnvSchema>
 
@@ -104,6 +105,8 @@ export interface Config {
   /** uploads + downloads at once; more get 503 SERVICE_OVERLOADED with Retry-After */
   maxConcurrentTransfers: number
   fileUrl: FileUrlConfig
+  /** serve the example Uppy page at /upload-page */
+  uploadPage: boolean
   mcp: {
     /** the largest object an MCP answer carries inline (an embedded resource, text, base64) */
     inlineMaxBytes: number
@@ -274,6 +277,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     maxConcurrentTransfers: env.MAX_CONCURRENT_TRANSFERS,
     fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS },
+    uploadPage: parseBoolean(env.UPLOAD_PAGE, 'UPLOAD_PAGE') ?? false,
     mcp: { inlineMaxBytes: env.MCP_INLINE_MAX_BYTES, allowedOrigins: parseOrigins(env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS') }
   }
 }

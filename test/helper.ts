@@ -24,6 +24,9 @@ import { buildApp, type AppDeps } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { startEmbeddedS3 } from '../src/s3/embedded.js'
 
+/** where browser tests keep their screenshots (not tracked) */
+export const ARTIFACTS = join(import.meta.dirname, 'artifacts')
+
 export interface TestS3 {
   kind: 's3rver' | 'external'
   endpoint: string

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { chromium } from 'playwright-core'
-import { authHeaders, gatewaySuite, objectBody, uniqueKey } from './helper.js'
+import { ARTIFACTS, authHeaders, gatewaySuite, objectBody, uniqueKey } from './helper.js'
 
 type Json = Record<string, any>
 
@@ -16,7 +16,6 @@ const TOOLS = ['s3_upload_file', 's3_upload_files', 's3_upload_from_url', 's3_up
 const METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'trace']
 const SCALAR = new Set(['string', 'integer', 'number', 'boolean'])
 const CHROMIUM = '/usr/bin/chromium'
-export const ARTIFACTS = join(import.meta.dirname, 'artifacts')
 
 interface ToolParameter { name: string, type: string, required: boolean, description: string, in: 'query' | 'body' }
 interface Tool { name: string, method: string, url: string, contentType: string | undefined, parameters: ToolParameter[] }

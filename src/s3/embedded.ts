@@ -1,5 +1,6 @@
 // The embedded development S3 (s3rver, a devDependency): started when no
 // S3_ENDPOINT is configured outside production. Never used in production.
+import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { IncomingMessage } from 'node:http'
@@ -53,7 +54,7 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
 }
 
 // s3rver 3.7 lacks AbortMultipartUpload (it answers 405 and keeps the parts on
-// disk) and ListMultipartUploads. Both are served here from its own layout,
+// disk), ListMultipartUploads and ListParts. They are served here from its own layout,
 // <directory>/<bucket>/._S3rver_uploads/<uploadId>/{key,<part>…}, so that an
 // aborted upload leaves nothing behind in development storage either, and the
 // tests can check that on s3rver as they do on Ceph.
@@ -82,6 +83,28 @@ function multipartUploadsMiddleware (directory: string) {
         ctx.type = 'application/xml'
         ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${xml(uploadId)}</UploadId></Error>`
       }
+      return
+    }
+    if (ctx.method === 'GET' && typeof uploadId === 'string' && keyParts.length > 0 && /^[0-9a-f]+$/.test(uploadId)) {
+      const dir = join(uploadsDir(bucket), uploadId)
+      const names = await readdir(dir).catch(() => undefined)
+      ctx.type = 'application/xml'
+      if (names === undefined) {
+        ctx.status = 404
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${xml(uploadId)}</UploadId></Error>`
+        return
+      }
+      const parts: string[] = []
+      for (const name of names.filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b))) {
+        const file = join(dir, name)
+        const info = await stat(file)
+        const digest = createHash('md5')
+        for await (const chunk of createReadStream(file)) digest.update(chunk as Buffer)
+        parts.push(`<Part><PartNumber>${name}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${digest.digest('hex')}"</ETag><Size>${info.size}</Size></Part>`)
+      }
+      ctx.status = 200
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+        `<Bucket>${xml(bucket)}</Bucket><Key>${xml(keyParts.join('/'))}</Key><UploadId>${uploadId}</UploadId><MaxParts>10000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`
       return
     }
     if (ctx.method === 'GET' && keyParts.join('') === '' && 'uploads' in ctx.query) {

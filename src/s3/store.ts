@@ -17,6 +17,7 @@ import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
 import { statusOf, toAppError } from './errors.js'
 import { BucketObjects, MAX_SINGLE_COPY } from './objects.js'
+import { DirectUploads } from './direct.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
@@ -75,6 +76,8 @@ export class ObjectStore {
 
   /** list, stat, delete, copy (objects.ts) */
   readonly objects: BucketObjects
+  /** presigned POST and presigned multipart, for clients that send bytes to S3 themselves (direct.ts) */
+  readonly direct: DirectUploads
 
   constructor (config: S3Config, logger?: SdkLogger, maxObjectBytes = MAX_SINGLE_PUT, singleCopyMax = MAX_SINGLE_COPY) {
     this.bucket = config.bucket
@@ -86,6 +89,7 @@ export class ObjectStore {
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
     this.objects = new BucketObjects(this.client, this.bucket, async (what, call) => await this.bounded(what, call), singleCopyMax)
+    this.direct = new DirectUploads(this.client, this.presignClient, config, async (what, call) => await this.bounded(what, call))
   }
 
   destroy (): void {
@@ -285,14 +289,18 @@ export class ObjectStore {
     }
   }
 
-  /** A URL signed for S3_PUBLIC_ENDPOINT; a PUT with a content type signs that header too. */
-  async presign (key: string, method: 'GET' | 'PUT', expiresIn: number, contentType?: string): Promise<string> {
+  /**
+   * A URL signed for S3_PUBLIC_ENDPOINT. A PUT signs the content type and the
+   * size when given, so S3 refuses an upload with another.
+   */
+  async presign (key: string, method: 'GET' | 'PUT', expiresIn: number, contentType?: string, size?: number): Promise<string> {
     const command = method === 'GET'
       ? new GetObjectCommand({ Bucket: this.bucket, Key: key })
-      : new PutObjectCommand({ Bucket: this.bucket, Key: key, ...(contentType !== undefined ? { ContentType: contentType } : {}) })
+      : new PutObjectCommand({ Bucket: this.bucket, Key: key, ...(contentType !== undefined ? { ContentType: contentType } : {}), ...(size !== undefined ? { ContentLength: size } : {}) })
+    const signed = [...(contentType !== undefined ? ['content-type'] : []), ...(size !== undefined ? ['content-length'] : [])]
     return await getSignedUrl(this.presignClient, command, {
       expiresIn,
-      ...(method === 'PUT' && contentType !== undefined ? { signableHeaders: new Set(['content-type']) } : {})
+      ...(method === 'PUT' && signed.length > 0 ? { signableHeaders: new Set(signed) } : {})
     })
   }
 }

@@ -55,11 +55,13 @@ export type TooLargeAnswer = Static<typeof TooLargeResult>
 export const PresignResult = Type.Object({
   bucket: Type.String(),
   key: Type.String(),
-  method: Type.Unsafe<'GET' | 'PUT'>({ type: 'string', enum: ['GET', 'PUT'] }),
-  url: Type.String(),
+  method: Type.Unsafe<'GET' | 'PUT' | 'POST'>({ type: 'string', enum: ['GET', 'PUT', 'POST'] }),
+  url: Type.String({ description: 'GET/PUT: the URL. POST: the bucket URL the form is posted to.' }),
+  fields: Type.Optional(Type.Object({}, { additionalProperties: Type.String(), description: 'POST only: the form fields to send before the file field.' })),
+  max_bytes: Type.Optional(Type.Integer({ description: 'POST only: the largest upload S3 accepts with this form.' })),
   expires_in: Type.Integer(),
   expires_at: Type.String({ format: 'date-time' }),
-  headers: Type.Object({}, { additionalProperties: Type.String(), description: 'Headers the uploader must send with a PUT (Content-Type, when it is signed).' })
+  headers: Type.Object({}, { additionalProperties: Type.String(), description: 'Headers the uploader must send with a PUT (Content-Type and Content-Length, when they are signed).' })
 }, { $id: 'PresignResult' })
 
 const lastModified = Type.Unsafe<string | null>({ type: 'string', format: 'date-time', nullable: true })

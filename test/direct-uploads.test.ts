@@ -162,6 +162,10 @@ describe('direct uploads: presigned POST, sized PUT, presigned multipart', () =>
       const put = await fetch(String(url), { method: 'PUT', body: randomBytes(size) })
       parts.push({ PartNumber: i + 1, ETag: put.headers.get('etag') ?? '' })
     }
+    // 6 MiB in parts of at least 5 MiB: no third part is signed
+    const third = await call(small, 'GET', `/s3/multipart/${encodeURIComponent(o.uploadId)}/3${oq}`)
+    assert.equal(third.status, 400)
+    assert.equal(third.body.code, 'INVALID_PARAMETER')
     const refused = await call(small, 'POST', `/s3/multipart/${encodeURIComponent(o.uploadId)}/complete${oq}`, { parts })
     assert.equal(refused.status, 413)
     assert.equal(refused.body.code, 'PAYLOAD_TOO_LARGE')

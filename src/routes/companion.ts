@@ -14,6 +14,13 @@ import type { ObjectKey } from '../s3/keys.js'
 
 /** S3's part numbers */
 const MAX_PART = 10_000
+/** S3's smallest part (all but the last) */
+const MIN_PART_BYTES = 5 * 1024 * 1024
+
+/** every part but the last has at least 5 MiB: an upload within the limit needs no higher part number */
+function maxPartFor (request: FastifyRequest): number {
+  return Math.min(MAX_PART, Math.max(1, Math.ceil(uploadLimit(request) / MIN_PART_BYTES)))
+}
 
 type Query = Record<string, string | undefined>
 
@@ -54,9 +61,9 @@ function uploadIdOf (request: FastifyRequest): string {
   return id
 }
 
-function partNumber (value: unknown): number {
+function partNumber (value: unknown, max = MAX_PART): number {
   const n = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : typeof value === 'number' ? value : NaN
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PART) throw invalidParameter(`part numbers are 1 to ${MAX_PART} (got ${JSON.stringify(value)})`)
+  if (!Number.isInteger(n) || n < 1 || n > max) throw invalidParameter(`part numbers are 1 to ${max} here (the upload limit in parts of 5 MiB; got ${JSON.stringify(value)})`)
   return n
 }
 
@@ -99,7 +106,8 @@ export default async function companionRoutes (app: FastifyInstance): Promise<vo
     signing(request)
     const key = uploadKey(request)
     const uploadId = uploadIdOf(request)
-    const numbers = (text((request.query as Query).partNumbers) ?? '').split(',').filter((n) => n !== '').map(partNumber)
+    const max = maxPartFor(request)
+    const numbers = (text((request.query as Query).partNumbers) ?? '').split(',').filter((n) => n !== '').map((n) => partNumber(n, max))
     if (numbers.length === 0 || numbers.length > 1000) throw invalidParameter('partNumbers must list 1 to 1000 part numbers, comma separated')
     const urls = await Promise.all(numbers.map(async (n) => [String(n), await store.direct.presignPart(key.storedKey, uploadId, n, expiresIn)] as const))
     return { presignedUrls: Object.fromEntries(urls) }
@@ -108,7 +116,7 @@ export default async function companionRoutes (app: FastifyInstance): Promise<vo
   app.get('/s3/multipart/:uploadId/:partNumber', { config }, async (request) => {
     signing(request)
     const key = uploadKey(request)
-    const n = partNumber((request.params as { partNumber?: string }).partNumber)
+    const n = partNumber((request.params as { partNumber?: string }).partNumber, maxPartFor(request))
     return { url: await store.direct.presignPart(key.storedKey, uploadIdOf(request), n, expiresIn), expires: expiresIn }
   })
 

@@ -5,10 +5,9 @@ import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { loadRouteTable } from '../src/dify/endpoints.js'
-import { gatewaySuite, objectBody, putObject, startGateway, startTestS3, uniqueKey, unlessS3rver, type Gateway, type TestS3 } from './helper.js'
+import { type Gateway, gatewaySuite, logCapture, objectBody, putObject, startGateway, startTestS3, type TestS3, uniqueKey, unlessS3rver } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
@@ -30,14 +29,15 @@ async function closedPort (): Promise<number> {
 describe('API keys', () => {
   let s3: TestS3
   let gw: Gateway
-  const logLines: string[] = []
+  let logLines: string[] = []
   let key: string
 
   before(async () => {
     s3 = await startTestS3()
     const dir = mkdtempSync(join(tmpdir(), 'gw-keys-'))
     writeFileSync(join(dir, 'keys'), `# one key a line\n${KEYS[1] ?? ''}\n\n`)
-    const stream = new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } })
+    const { stream, lines } = logCapture()
+    logLines = lines
     gw = await startGateway(s3, { API_KEYS: KEYS[0] ?? '', API_KEYS_FILE: join(dir, 'keys'), LOG_LEVEL: 'trace' }, { logger: { stream } })
     key = uniqueKey('private.txt')
     await putObject(s3, key, 'private')

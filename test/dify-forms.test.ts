@@ -2,10 +2,9 @@
 // API-key settings and HTTP node produce, each accepted; a key in the query is
 // never logged; form-urlencoded and form-data bodies on the JSON routes.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { loggedUrl } from '../src/app.js'
-import { putObject, startGateway, startTestS3, uniqueKey, type Gateway, type TestS3 } from './helper.js'
+import { type Gateway, logCapture, putObject, startGateway, startTestS3, type TestS3, uniqueKey } from './helper.js'
 import { postMultipart } from './http.js'
 
 const KEY = 'dify-forms-key-0123456789'
@@ -14,12 +13,13 @@ type Json = Record<string, any>
 describe('Dify\'s ways of sending a key and a body', () => {
   let s3: TestS3
   let gw: Gateway
-  const logLines: string[] = []
+  let logLines: string[] = []
   let key: string
 
   before(async () => {
     s3 = await startTestS3()
-    const stream = new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } })
+    const { stream, lines } = logCapture()
+    logLines = lines
     gw = await startGateway(s3, { API_KEYS: KEY, API_KEY_HEADER: 'X-Gateway-Key', API_KEY_QUERY_PARAM: 'api_key', LOG_LEVEL: 'info' }, { logger: { stream } })
     key = uniqueKey('forms.txt')
     await putObject(s3, key, 'hello forms', 'text/plain')

@@ -5,7 +5,8 @@ import { randomBytes, createHash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { Writable, type Readable } from 'node:stream'
+import { chromium, type Browser } from 'playwright-core'
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -26,6 +27,24 @@ import { startEmbeddedS3 } from '../src/s3/embedded.js'
 
 /** where browser tests keep their screenshots (not tracked) */
 export const ARTIFACTS = join(import.meta.dirname, 'artifacts')
+
+/** Debian's Chromium, which the browser tests drive (CI installs it) */
+export const CHROMIUM = '/usr/bin/chromium'
+
+/** Headless Chromium as this machine allows it: no sandbox as root, no background traffic */
+export async function launchChromium (): Promise<Browser> {
+  return await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
+  })
+}
+
+/** A log stream for buildApp whose lines a test can search (for keys that must never appear, say) */
+export function logCapture (): { lines: string[], stream: Writable } {
+  const lines: string[] = []
+  return { lines, stream: new Writable({ write (chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done() } }) }
+}
 
 export interface TestS3 {
   kind: 's3rver' | 'external'

@@ -4,9 +4,8 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import { authHeaders, eventually, startGateway, startTestS3, uniqueKey, type Gateway, type TestS3 } from './helper.js'
+import { authHeaders, eventually, type Gateway, logCapture, startGateway, startTestS3, type TestS3, uniqueKey } from './helper.js'
 
 const KEY = 'metrics-test-key'
 
@@ -23,11 +22,12 @@ function sample (text: string, name: string, labels: Record<string, string> = {}
 describe('observability', () => {
   let s3: TestS3
   let gw: Gateway
-  const logLines: string[] = []
+  let logLines: string[] = []
 
   before(async () => {
     s3 = await startTestS3()
-    const stream = new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } })
+    const { stream, lines } = logCapture()
+    logLines = lines
     gw = await startGateway(s3, { API_KEYS: KEY, LOG_LEVEL: 'info' }, { logger: { stream }, processMetrics: true })
   })
   after(async () => {

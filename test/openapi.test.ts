@@ -5,8 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { chromium } from 'playwright-core'
-import { ARTIFACTS, authHeaders, gatewaySuite, objectBody, uniqueKey } from './helper.js'
+import { ARTIFACTS, authHeaders, CHROMIUM, gatewaySuite, launchChromium, objectBody, uniqueKey } from './helper.js'
 
 type Json = Record<string, any>
 
@@ -15,7 +14,6 @@ const PUBLIC_URL = 'https://gateway.example.com:8443'
 const TOOLS = ['s3_upload_file', 's3_upload_files', 's3_upload_from_url', 's3_upload_base64', 's3_download_file', 's3_download_base64', 's3_presign', 's3_list_objects', 's3_stat_object', 's3_delete_object', 's3_copy_object']
 const METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'options', 'trace']
 const SCALAR = new Set(['string', 'integer', 'number', 'boolean'])
-const CHROMIUM = '/usr/bin/chromium'
 
 interface ToolParameter { name: string, type: string, required: boolean, description: string, in: 'query' | 'body' }
 interface Tool { name: string, method: string, url: string, contentType: string | undefined, parameters: ToolParameter[] }
@@ -172,11 +170,7 @@ describe('OpenAPI document', () => {
   })
 
   it('/docs renders in headless Chromium and lists every tool, grouped by tag', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium)`, timeout: 60_000 }, async () => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } })
       const failed: string[] = []

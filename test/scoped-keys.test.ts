@@ -7,10 +7,9 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { send } from './http.js'
-import { objectBody, putObject, startGateway, startTestS3, uniqueKey, type Gateway, type TestS3 } from './helper.js'
+import { type Gateway, logCapture, objectBody, putObject, startGateway, startTestS3, type TestS3, uniqueKey } from './helper.js'
 
 const READER = 'reader-key-0123456789abcdef'
 const WRITER = 'writer-key-0123456789abcdef'
@@ -24,7 +23,7 @@ describe('scoped API keys', () => {
   let gw: Gateway
   let tenant: string
   let other: string
-  const logLines: string[] = []
+  let logLines: string[] = []
 
   before(async () => {
     s3 = await startTestS3()
@@ -48,7 +47,8 @@ describe('scoped API keys', () => {
       '    permissions: [read, write, delete, list, presign]',
       ''
     ].join('\n'))
-    const stream = new Writable({ write (chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done() } })
+    const { stream, lines } = logCapture()
+    logLines = lines
     gw = await startGateway(s3, { API_KEYS_FILE: file, LOG_LEVEL: 'info' }, { logger: { stream } })
   })
   after(async () => {

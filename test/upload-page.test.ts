@@ -10,10 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PutBucketCorsCommand } from '@aws-sdk/client-s3'
 import { describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import { ARTIFACTS, gatewaySuite, objectBody, sha256 } from './helper.js'
+import { ARTIFACTS, CHROMIUM, gatewaySuite, launchChromium, objectBody, sha256 } from './helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const KEY = 'upload-page-key-0123456789'
 const MiB = 1024 * 1024
 
@@ -30,11 +28,7 @@ describe('the example upload page (Uppy + @uppy/aws-s3)', () => {
     const data = randomBytes(64 * MiB)
     const file = join(mkdtempSync(join(tmpdir(), 'gw-upload-page-')), name)
     writeFileSync(file, data)
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 800 } })
       const errors: string[] = []

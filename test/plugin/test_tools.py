@@ -61,8 +61,15 @@ for tool_file in PROVIDER_YAML["tools"]:
 
 
 class Files(BaseHTTPRequestHandler):
-    """Serves generated files as Dify serves file URLs; records who fetched what."""
+    """Serves generated files as Dify serves file URLs; records who fetched what.
 
+    HTTP/1.1 with keep-alive, as Dify's API (gunicorn) answers. An HTTP/1.0
+    server that closes the connection while the gateway holds the body back
+    trips an assertion in undici 7 (nodejs/undici#5360, fixed in undici 8,
+    which needs Node 22.19): see the closing note of this change.
+    """
+
+    protocol_version = "HTTP/1.1"
     files: dict[str, bytes] = {}
     fetched: list[tuple[str, str]] = []
 
@@ -72,6 +79,7 @@ class Files(BaseHTTPRequestHandler):
         self.fetched.append((name, self.headers.get("User-Agent", "")))
         if data is None:
             self.send_response(404)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         self.send_response(200)

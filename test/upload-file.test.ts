@@ -217,7 +217,7 @@ describe('POST /upload/file', () => {
     })
 
     it('stores keys with every printable ASCII character and several scripts under exactly that key', async () => {
-      // s3rver answers 404 to an empty segment ("a//b"); Ceph and AWS store it
+      // the embedded S3 refuses an empty segment ("a//b": test below); Ceph and AWS store it
       const emptySegment = unlessS3rver('store a key with an empty segment') === false ? ['a//b'] : []
       for (const name of [' !"#$%&\'()*+,-.:;<=>?@[\\]^_`{|}~.txt', 'ω/日本語 🙂.txt', '%41%2F.txt', 'dir/', ...emptySegment]) {
         const key = `${uniqueKey('dir')}/${name}`
@@ -226,6 +226,31 @@ describe('POST /upload/file', () => {
         assert.equal(body.key, key)
         assert.equal((await objectBody(suite.s3, key))?.toString(), name, name)
       }
+    })
+
+    it('keys the embedded S3 cannot store (a segment over 233 bytes, "a//b") answer 400 INVALID_KEY and the service lives on; real S3 stores them', async () => {
+      for (const name of [`${'x'.repeat(300)}.txt`, `${'y'.repeat(240)}/z.txt`, 'a//b.txt']) {
+        const key = `${uniqueKey('long')}/${name}`
+        for (const upload of [
+          async () => await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { method: 'POST', body: 'long', headers: { 'content-type': 'text/plain' } }),
+          async () => await fetchJson(`${suite.gw.url}/upload/base64`, { method: 'POST', body: JSON.stringify({ s3_key: key, file_base64: Buffer.from('long').toString('base64') }), headers: { 'content-type': 'application/json' } })
+        ]) {
+          const { status, body } = await upload()
+          if (suite.s3.kind === 's3rver') {
+            assert.equal(status, 400, JSON.stringify(body))
+            assert.equal(body.code, 'INVALID_KEY')
+            assert.match(String(body.message), /development storage cannot store this key/)
+            assert.equal(await objectBody(suite.s3, key), undefined)
+          } else {
+            assert.equal(status, 201, JSON.stringify(body))
+            assert.equal((await objectBody(suite.s3, key))?.toString(), 'long')
+          }
+        }
+        const down = await fetch(`${suite.gw.url}/download/file?s3_key=${encodeURIComponent(key)}`)
+        assert.equal(down.status, suite.s3.kind === 's3rver' ? 404 : 200)
+        await down.arrayBuffer()
+      }
+      assert.equal((await fetch(`${suite.gw.url}/healthz`)).status, 200)
     })
 
     it('strips a leading slash', async () => {

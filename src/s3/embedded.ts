@@ -42,6 +42,8 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
   })
   server.middleware.unshift(multipartUploadsMiddleware(options.directory))
   server.middleware.unshift(listObjectsV2Middleware(server.store))
+  server.middleware.unshift(keysAndRangesMiddleware(server.store))
+  server.store.getObject = oneByteRanges(server.store.getObject.bind(server.store), server.store)
   server.store.putObject = atomicPutObject(server.store.putObject.bind(server.store), await mkdtemp(join(tmpdir(), 's3rver-spool-')))
   const { address, port } = await server.run()
   const host = address.includes(':') ? `[${address}]` : address
@@ -62,6 +64,7 @@ interface KoaContext {
   method: string
   path: string
   query: Record<string, string | string[] | undefined>
+  headers: Record<string, string | string[] | undefined>
   status: number
   body: unknown
   type: string
@@ -200,5 +203,109 @@ function atomicPutObject (original: PutObject, spoolDir: string): PutObject {
     } finally {
       await rm(spool, { force: true })
     }
+  }
+}
+
+// s3rver 3.7 keeps each object in a file named after its key: a key segment
+// longer than the file system's 255 bytes (less the 22 of its
+// "._S3rver_metadata.json" suffix) makes it throw ENAMETOOLONG from a stream,
+// which kills the process, and "a//b" is stored as "a/b". Those keys are
+// refused here as S3 refuses a key it cannot take (400 KeyTooLongError) and
+// reported missing on reads. It also reads `bytes=-N` as the first N+1 bytes:
+// a suffix range is turned into the absolute range it means.
+export const EMBEDDED_SEGMENT_MAX_BYTES = 255 - '._S3rver_metadata.json'.length
+
+/** Why s3rver cannot store `key`, or undefined when it can. */
+export function unstorableKey (key: string): string | undefined {
+  const segments = key.split('/')
+  if (segments.slice(0, -1).some((s) => s === '')) return 'an empty path segment ("a//b" or a leading "/")'
+  if (segments.some((s) => s === '.' || s === '..')) return 'a "." or ".." path segment'
+  const long = segments.find((s) => Buffer.byteLength(s) > EMBEDDED_SEGMENT_MAX_BYTES)
+  if (long !== undefined) return `a path segment of ${Buffer.byteLength(long)} bytes (the development storage keeps each segment as a file name: at most ${EMBEDDED_SEGMENT_MAX_BYTES} bytes)`
+  return undefined
+}
+
+interface MetadataStore {
+  getMetadata: (bucket: string, key: string) => Promise<Record<string, string>>
+  getResourcePath: (bucket: string, key: string, resource: string) => string
+}
+
+function keysAndRangesMiddleware (store: MetadataStore) {
+  return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
+    const at = ctx.path.indexOf('/', 1)
+    if (at === -1 || at === ctx.path.length - 1) return await next()
+    let bucket: string
+    let key: string
+    try {
+      bucket = decodeURIComponent(ctx.path.slice(1, at))
+      key = decodeURIComponent(ctx.path.slice(at + 1))
+    } catch {
+      return await next()
+    }
+    const copySource = ctx.headers['x-amz-copy-source']
+    const problem = unstorableKey(key)
+    if (problem === undefined && typeof copySource === 'string') {
+      let source = ''
+      try {
+        source = decodeURIComponent(copySource.replace(/\?.*$/, '')).replace(/^\/+/, '')
+      } catch {}
+      if (unstorableKey(source.slice(source.indexOf('/') + 1)) !== undefined) {
+        ctx.status = 404
+        ctx.type = 'application/xml'
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xml(source)}</Key></Error>`
+        return
+      }
+    }
+    if (problem !== undefined) {
+      if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+        ctx.status = 404
+        if (ctx.method === 'GET') {
+          ctx.type = 'application/xml'
+          ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xml(key)}</Key></Error>`
+        }
+      } else if (ctx.method === 'DELETE' && ctx.query.uploadId === undefined) {
+        ctx.status = 204
+      } else {
+        ctx.status = 400
+        ctx.type = 'application/xml'
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>KeyTooLongError</Code><Message>The development storage cannot store this key: it has ${xml(problem)}.</Message></Error>`
+      }
+      return
+    }
+    const range = ctx.headers.range
+    const suffix = typeof range === 'string' ? /^bytes=-(\d+)$/.exec(range.trim()) : null
+    if (suffix !== null && typeof copySource !== 'string' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      const metadata = await store.getMetadata(bucket, key).catch(() => undefined)
+      if (metadata !== undefined) {
+        const size = Number(metadata['content-length'])
+        const length = Number(suffix[1])
+        // a zero-length suffix is unsatisfiable; a longer one than the object is all of it
+        ctx.headers.range = length === 0 || size === 0 ? `bytes=${size}-` : `bytes=${Math.max(0, size - length)}-`
+      }
+    }
+    await next()
+  }
+}
+
+// s3rver reads the end of a range with `end || Infinity`: `bytes=0-0` answers
+// the whole object under a 206. One-byte ranges at 0 are served here.
+interface RangedObject { content: NodeJS.ReadableStream & { destroy: () => void } | null, range?: { start: number, end: number }, size: number }
+type GetObject = (bucket: string, key: string, options?: { start?: number, end?: number }) => Promise<RangedObject | null>
+
+function oneByteRanges (original: GetObject, store: MetadataStore): GetObject {
+  return async (bucket, key, options) => {
+    if (options?.end !== 0) return await original(bucket, key, options)
+    const object = await original(bucket, key, { ...options, end: undefined })
+    if (object?.content == null) return object
+    object.content.destroy()
+    if ((options.start ?? 0) !== 0) {
+      // bytes=N-0 with N > 0: first byte after the last, unsatisfiable
+      object.content = null
+      object.range = { start: options.start ?? 0, end: 0 }
+      return object
+    }
+    object.content = createReadStream(store.getResourcePath(bucket, key, 'object'), { start: 0, end: 0 })
+    object.range = { start: 0, end: 0 }
+    return object
   }
 }

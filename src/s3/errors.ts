@@ -64,6 +64,9 @@ export function toAppError (err: unknown, what: string): AppError {
   if (status === 416 || codes.includes('InvalidRange')) {
     return new AppError('RANGE_NOT_SATISFIABLE', 'The requested range is not satisfiable', { cause: err })
   }
+  if (codes.includes('KeyTooLongError')) {
+    return new AppError('INVALID_KEY', `The S3 server cannot store this key (${what}): ${(err as SdkError).message ?? 'KeyTooLongError'}`, { cause: err })
+  }
   const tls = has(TLS)
   if (tls !== undefined) {
     return new AppError('UPSTREAM_ERROR', `TLS certificate verification failed for the S3 endpoint (${tls}); trust its CA with S3_CA_BUNDLE or S3_CA_BUNDLE_FILE`, { cause: err })

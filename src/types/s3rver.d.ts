@@ -13,6 +13,9 @@ declare module 's3rver' {
     close (): Promise<void>
     store: {
       putObject: (object: { content: unknown }) => Promise<unknown>
+      getMetadata: (bucket: string, key: string) => Promise<Record<string, string>>
+      getResourcePath: (bucket: string, key: string, resource: string) => string
+      getObject: (bucket: string, key: string, options?: { start?: number, end?: number }) => Promise<any>
       listObjects: (bucket: string, options: { prefix?: string, maxKeys?: number }) => Promise<{ objects: Array<{ key: string, size: number, lastModifiedDate: Date, metadata: Record<string, string> }> }>
     }
 

@@ -133,6 +133,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // the tools' JSON routes take JSON only (Fastify also parses text/plain by default);
   // /upload/file sets up its own parsers
   app.removeContentTypeParser('text/plain')
+  // a JSON answer ends with a newline, as a line of text does (curl prints it tidily)
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (typeof payload !== 'string' || payload.endsWith('\n')) return payload
+    const type = reply.getHeader('content-type')
+    return typeof type === 'string' && /^application\/(?:[\w.+-]+\+)?json\b/.test(type) ? `${payload}\n` : payload
+  })
   await app.register(errorsPlugin)
   // first, so that requests refused by auth are counted too
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })

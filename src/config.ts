@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
-import { KeyRing, plainKey, splitPlainKeys, type ApiKey } from './auth/keys.js'
+import { KeyRing, plainKey, sha256Of, splitPlainKeys, type ApiKey } from './auth/keys.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -33,6 +33,7 @@ const EnvSchema = Type.Object({
   UPLOAD_PART_SIZE_MIB: Type.Integer({ default: 5, minimum: 5, maximum: 5120 }),
   UPLOAD_PART_CONCURRENCY: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  EMBEDDED_S3_PORT: Type.Integer({ default: 4568, minimum: 0, maximum: 65535 }),
   API_KEYS: Type.Optional(Type.String()),
   API_KEYS_FILE: Type.Optional(Type.String()),
   AUTH_DISABLED: Type.Optional(Bool),
@@ -82,6 +83,8 @@ export interface Config {
   host: string
   port: number
   publicUrl: string
+  /** PUBLIC_URL was set: without it /openapi.json names the host each request came to */
+  publicUrlSet: boolean
   s3: S3Config
   dataDir: string
   /** API_KEYS (every permission each) */
@@ -107,6 +110,8 @@ export interface Config {
   fileUrl: FileUrlConfig
   /** serve the example Uppy page at /upload-page */
   uploadPage: boolean
+  /** the embedded development S3's port (fixed, so that its presigned URLs survive a restart; 0: any free one) */
+  embeddedS3Port: number
   mcp: {
     /** the largest object an MCP answer carries inline (an embedded resource, text, base64) */
     inlineMaxBytes: number
@@ -130,6 +135,12 @@ export interface FileUrlConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
+  /** each problem found, one line each */
+  readonly problems: string[]
+  constructor (message: string, problems: string[] = [message]) {
+    super(message)
+    this.problems = problems
+  }
 }
 
 /** Parse `true/false/1/0/yes/no` (any case); anything else is an error naming `name`. */
@@ -184,76 +195,129 @@ function isLoopback (host: string): boolean {
   return false
 }
 
-function validateEnv (env: Record<string, string | undefined>): Env {
-  const data = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in EnvSchema.properties && v !== undefined && v !== ''))
+/** One line per problem: a bad value names its variable, the value and what is allowed. */
+function schemaProblems (err: unknown, data: Record<string, unknown>): Array<{ name: string, line: string }> {
+  const errors = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors
+  if (errors === undefined || errors.length === 0) return [{ name: '', line: (err as Error).message }]
+  const seen = new Set<string>()
+  return errors.flatMap((e) => {
+    const name = e.instancePath.replace(/^\//, '')
+    if (seen.has(name)) return []
+    seen.add(name)
+    const allowed = Array.isArray(e.params?.allowedValues) ? `: ${e.params.allowedValues.join(', ')}` : ''
+    return [{ name, line: `${name} ${e.message ?? 'is invalid'}${allowed} (got ${JSON.stringify(data[name])})` }]
+  })
+}
+
+/** The typed environment; bad values are reported in `problems` and replaced by their defaults. */
+function validateEnv (env: Record<string, string | undefined>, problems: string[]): Env {
+  const data: Record<string, unknown> = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in EnvSchema.properties && v !== undefined && v !== ''))
+  const validate = (): Env => envSchema<Env>({ schema: structuredClone(EnvSchema) as never, data, env: false })
   try {
-    return envSchema<Env>({ schema: structuredClone(EnvSchema) as never, data, env: false })
+    return validate()
   } catch (err) {
-    const first = (err as { errors?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }> }).errors?.[0]
-    if (first === undefined) throw new ConfigError((err as Error).message)
-    const name = first.instancePath.replace(/^\//, '')
-    const allowed = Array.isArray(first.params?.allowedValues) ? `: ${first.params.allowedValues.join(', ')}` : ''
-    throw new ConfigError(`${name} ${first.message ?? 'is invalid'}${allowed} (got ${JSON.stringify(data[name])})`)
+    for (const { name, line } of schemaProblems(err, data)) {
+      problems.push(line)
+      delete data[name]
+    }
+    return validate()
   }
 }
 
-/** Build the Config from an environment (process.env by default). Throws ConfigError. */
-export function loadConfig (rawEnv: Record<string, string | undefined> = process.env): Config {
-  const env = validateEnv(rawEnv)
-  const production = env.NODE_ENV === 'production'
-  const endpoint = parseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT')
-  if (endpoint === undefined && production) {
-    throw new ConfigError('S3_ENDPOINT is required when NODE_ENV=production (the embedded S3 is for development only)')
+/** Values copied from .env.example that must never run in production */
+export const PLACEHOLDER_SECRETS = ['change-me-please', 'replace-with-a-long-random-key', 'minioadmin']
+export const MIN_KEY_LENGTH = 16
+
+/** run `parse`; a ConfigError becomes a line of `problems` and `fallback` stands in */
+function collect<T> (problems: string[], fallback: T, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    problems.push(err.message)
+    return fallback
   }
-  const bucket = env.BUCKET_NAME ?? env.S3_BUCKET ?? (endpoint === undefined ? 'dify' : undefined)
-  if (bucket === undefined) throw new ConfigError('BUCKET_NAME (or S3_BUCKET) is required when S3_ENDPOINT is set')
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`BUCKET_NAME is not a valid bucket name (got ${JSON.stringify(bucket)})`)
-  if (endpoint !== undefined && (env.S3_ACCESS_KEY === undefined || env.S3_SECRET_KEY === undefined)) {
-    throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY are required when S3_ENDPOINT is set')
+}
+
+/** Build the Config from an environment (process.env by default). Throws one ConfigError listing every problem. */
+export function loadConfig (rawEnv: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = []
+  const env = validateEnv(rawEnv, problems)
+  const production = env.NODE_ENV === 'production'
+  const endpoint = collect(problems, undefined, () => parseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT'))
+  if (endpoint === undefined && production && env.S3_ENDPOINT === undefined) {
+    problems.push('S3_ENDPOINT is required when NODE_ENV=production (the embedded S3 is for development only)')
+  }
+  const external = endpoint !== undefined || env.S3_ENDPOINT !== undefined
+  let bucket = env.BUCKET_NAME ?? env.S3_BUCKET ?? (external ? undefined : 'dify')
+  if (bucket === undefined) problems.push('BUCKET_NAME (or S3_BUCKET) is required when S3_ENDPOINT is set')
+  else if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) problems.push(`BUCKET_NAME is not a valid bucket name (got ${JSON.stringify(bucket)})`)
+  bucket ??= 'dify'
+  if (external) {
+    const missing = ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].filter((name) => env[name as 'S3_ACCESS_KEY'] === undefined)
+    if (missing.length > 0) problems.push(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required when S3_ENDPOINT is set`)
+  }
+  if (production && env.S3_SECRET_KEY !== undefined && PLACEHOLDER_SECRETS.includes(env.S3_SECRET_KEY)) {
+    problems.push('S3_SECRET_KEY is a placeholder from .env.example (or MinIO\'s default): set the real secret (NODE_ENV=production)')
   }
 
   let caBundle = env.S3_CA_BUNDLE
-  if (env.S3_CA_BUNDLE_FILE !== undefined) caBundle = readFileSetting(env.S3_CA_BUNDLE_FILE, 'S3_CA_BUNDLE_FILE')
+  if (env.S3_CA_BUNDLE_FILE !== undefined) caBundle = collect(problems, undefined, () => readFileSetting(env.S3_CA_BUNDLE_FILE as string, 'S3_CA_BUNDLE_FILE'))
   if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigError(`${env.S3_CA_BUNDLE_FILE !== undefined ? 'S3_CA_BUNDLE_FILE' : 'S3_CA_BUNDLE'} holds no PEM certificate`)
+    problems.push(`${env.S3_CA_BUNDLE_FILE !== undefined ? 'S3_CA_BUNDLE_FILE' : 'S3_CA_BUNDLE'} holds no PEM certificate`)
   }
 
   const fixedKeys = splitPlainKeys(env.API_KEYS ?? '').map(plainKey)
-  let keys: ApiKey[]
-  try {
-    keys = KeyRing.load(fixedKeys, env.API_KEYS_FILE)
-  } catch (err) {
-    throw new ConfigError(`${env.API_KEYS_FILE !== undefined ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(err as Error).message}`)
+  const keys = collect<ApiKey[]>(problems, fixedKeys, () => {
+    try {
+      return KeyRing.load(fixedKeys, env.API_KEYS_FILE)
+    } catch (err) {
+      throw new ConfigError(`${env.API_KEYS_FILE !== undefined ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(err as Error).message}`)
+    }
+  })
+  if (production) {
+    const placeholders = PLACEHOLDER_SECRETS.map(sha256Of)
+    const weak = keys.filter((k) => (k.length !== undefined && k.length < MIN_KEY_LENGTH) || placeholders.some((d) => d.equals(k.digest)))
+    if (weak.length > 0) {
+      problems.push(`${weak.map((k) => k.name).join(', ')}: API keys must be at least ${MIN_KEY_LENGTH} characters and not the .env.example placeholder (NODE_ENV=production; make one with \`openssl rand -hex 32\`)`)
+    }
   }
-  const authDisabled = parseBoolean(env.AUTH_DISABLED, 'AUTH_DISABLED') ?? false
+  const authDisabled = collect(problems, false, () => parseBoolean(env.AUTH_DISABLED, 'AUTH_DISABLED') ?? false)
   if (keys.length === 0 && !authDisabled && !isLoopback(env.HOST)) {
-    throw new ConfigError(`API_KEYS (or API_KEYS_FILE) is required to listen on ${env.HOST}; set AUTH_DISABLED=true to serve without keys`)
+    problems.push(`API_KEYS (or API_KEYS_FILE) is required to listen on ${env.HOST}; set AUTH_DISABLED=true to serve without keys`)
   }
   if (env.PRESIGN_DEFAULT_EXPIRY > env.PRESIGN_MAX_EXPIRY) {
-    throw new ConfigError(`PRESIGN_DEFAULT_EXPIRY (${env.PRESIGN_DEFAULT_EXPIRY}) must not exceed PRESIGN_MAX_EXPIRY (${env.PRESIGN_MAX_EXPIRY})`)
+    problems.push(`PRESIGN_DEFAULT_EXPIRY (${env.PRESIGN_DEFAULT_EXPIRY}) must not exceed PRESIGN_MAX_EXPIRY (${env.PRESIGN_MAX_EXPIRY})`)
   }
   const keyPrefix = (env.KEY_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
-  const difyEndpoint = parseUrl(env.DIFY_ENDPOINT, 'DIFY_ENDPOINT')
-  const openOrigins = parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS')
+  const difyEndpoint = collect(problems, undefined, () => parseUrl(env.DIFY_ENDPOINT, 'DIFY_ENDPOINT'))
+  const openOrigins = collect<string[]>(problems, [], () => parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS'))
   const allowedOrigins = [...new Set([
     ...(difyEndpoint !== undefined ? [new URL(difyEndpoint).origin] : []),
     ...openOrigins
   ])]
+  const publicUrl = collect(problems, undefined, () => parseUrl(env.PUBLIC_URL, 'PUBLIC_URL'))
+  const publicEndpoint = collect(problems, undefined, () => parseUrl(env.S3_PUBLIC_ENDPOINT, 'S3_PUBLIC_ENDPOINT'))
+  const forcePathStyle = collect(problems, true, () => parseBoolean(env.S3_FORCE_PATH_STYLE, 'S3_FORCE_PATH_STYLE') ?? true)
+  const uploadPage = collect(problems, false, () => parseBoolean(env.UPLOAD_PAGE, 'UPLOAD_PAGE') ?? false)
+  const mcpOrigins = collect<string[]>(problems, [], () => parseOrigins(env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS'))
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'), problems)
   const urlHost = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST
 
   return {
     production,
     host: env.HOST,
     port: env.PORT,
-    publicUrl: parseUrl(env.PUBLIC_URL, 'PUBLIC_URL') ?? `http://${urlHost}:${env.PORT}`,
+    publicUrl: publicUrl ?? `http://${urlHost}:${env.PORT}`,
+    publicUrlSet: publicUrl !== undefined,
     s3: {
       endpoint,
-      publicEndpoint: parseUrl(env.S3_PUBLIC_ENDPOINT, 'S3_PUBLIC_ENDPOINT'),
+      publicEndpoint,
       accessKeyId: env.S3_ACCESS_KEY ?? '',
       secretAccessKey: env.S3_SECRET_KEY ?? '',
       bucket,
       region: env.S3_REGION,
-      forcePathStyle: parseBoolean(env.S3_FORCE_PATH_STYLE, 'S3_FORCE_PATH_STYLE') ?? true,
+      forcePathStyle,
       caBundle,
       checksumMode: env.S3_CHECKSUM_MODE,
       timeoutMs: env.S3_TIMEOUT_MS,
@@ -277,7 +341,8 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     maxConcurrentTransfers: env.MAX_CONCURRENT_TRANSFERS,
     fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS },
-    uploadPage: parseBoolean(env.UPLOAD_PAGE, 'UPLOAD_PAGE') ?? false,
-    mcp: { inlineMaxBytes: env.MCP_INLINE_MAX_BYTES, allowedOrigins: parseOrigins(env.MCP_ALLOWED_ORIGINS, 'MCP_ALLOWED_ORIGINS') }
+    uploadPage,
+    embeddedS3Port: env.EMBEDDED_S3_PORT,
+    mcp: { inlineMaxBytes: env.MCP_INLINE_MAX_BYTES, allowedOrigins: mcpOrigins }
   }
 }

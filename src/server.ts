@@ -5,6 +5,12 @@ import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { MemoryPacer } from './transfer/memory-pacer.js'
 import { startEmbeddedS3, type EmbeddedS3 } from './s3/embedded.js'
+import { bucketCause, listenCause, settingWarnings, startupLine } from './startup.js'
+
+const fail = (line: string): never => {
+  console.error(`dify-s3-gateway: ${line}`)
+  process.exit(1)
+}
 
 async function main (): Promise<void> {
   let config: Config
@@ -12,7 +18,7 @@ async function main (): Promise<void> {
     config = loadConfig()
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`dify-s3-gateway: invalid configuration: ${err.message}`)
+      for (const problem of err.problems) console.error(`dify-s3-gateway: invalid configuration: ${problem}`)
       process.exit(1)
     }
     throw err
@@ -20,18 +26,29 @@ async function main (): Promise<void> {
 
   let embedded: EmbeddedS3 | undefined
   if (config.s3.endpoint === undefined) {
-    embedded = await startEmbeddedS3({ directory: config.dataDir, buckets: [config.s3.bucket] })
+    try {
+      embedded = await startEmbeddedS3({ directory: config.dataDir, buckets: [config.s3.bucket], port: config.embeddedS3Port })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') fail(`port ${config.embeddedS3Port} of the embedded development S3 is in use (EADDRINUSE): set EMBEDDED_S3_PORT to a free port (0: any), or S3_ENDPOINT to a real S3`)
+      throw err
+    }
     config.s3 = { ...config.s3, endpoint: embedded.endpoint, accessKeyId: embedded.accessKeyId, secretAccessKey: embedded.secretAccessKey }
   }
 
+  // Node 20 is past its end of life: say so in one line (below) instead of the
+  // AWS SDK's eight
+  const oldNode = Number(process.versions.node.split('.')[0]) < 22
+  if (oldNode) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   const pacer = new MemoryPacer()
   const app = await buildApp(config, { processMetrics: true, pacer })
+  if (oldNode) app.log.warn(`Node ${process.versions.node} is past its end of life and not supported: use Node 22 or 24`)
   if (!pacer.enabled) app.log.warn('node runs without --expose-gc: buffer memory is not paced while files stream (npm start and the image pass it)')
   if (embedded !== undefined) {
     app.log.warn(`DEVELOPMENT STORAGE: no S3_ENDPOINT set, so an embedded S3 (s3rver) serves bucket "${config.s3.bucket}" at ${embedded.endpoint} with its data in ${config.dataDir}. ` +
       'For real storage set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and BUCKET_NAME (NODE_ENV=production refuses to start without them).')
     app.addHook('onClose', async () => { await embedded?.close() })
   }
+  for (const warning of settingWarnings(config)) app.log.warn(warning)
 
   // SIGTERM/SIGINT: stop accepting, let transfers finish for SHUTDOWN_TIMEOUT_MS,
   // then cut what still runs (its upload is aborted: nothing half-written) and
@@ -61,10 +78,19 @@ async function main (): Promise<void> {
     })
   }
 
-  await app.listen({ host: config.host, port: config.port })
+  let listening: string
+  try {
+    listening = await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    const cause = listenCause(err, config)
+    if (cause === undefined) throw err
+    await app.close().catch(() => {})
+    return fail(cause)
+  }
+  app.log.info(startupLine(config, listening, embedded !== undefined))
   app.store.checkBucket().then(
     () => { app.log.info({ bucket: config.s3.bucket }, 'S3 bucket reachable') },
-    (err: Error) => { app.log.warn({ bucket: config.s3.bucket, reason: err.message }, 'S3 bucket not reachable yet: /readyz answers 503 until it is') }
+    (err: unknown) => { app.log.warn(`${bucketCause(err, config)} (/readyz answers 503 until it is fixed)`) }
   )
 }
 

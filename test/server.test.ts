@@ -18,9 +18,10 @@ const SERVER = ['--import', 'tsx', 'src/server.ts']
 function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(S3_|API_KEYS|BUCKET_NAME|KEY_PREFIX|NODE_ENV|HOST|PORT|DATA_DIR|LOG_LEVEL|LOG_FORMAT|AUTH_DISABLED)/.test(name)) env[name] = value
+    if (!/^(S3_|API_KEYS|BUCKET_NAME|KEY_PREFIX|NODE_ENV|HOST|PORT|DATA_DIR|LOG_LEVEL|LOG_FORMAT|AUTH_DISABLED|EMBEDDED_S3_PORT|PUBLIC_URL)/.test(name)) env[name] = value
   }
-  return { ...env, ...extra }
+  // the embedded S3's fixed port (4568) would collide with a developer's npm start
+  return { ...env, EMBEDDED_S3_PORT: '0', ...extra }
 }
 
 interface Running { child: ChildProcess, output: () => string, url: string }
@@ -107,6 +108,138 @@ describe('the server process', { timeout: 120_000 }, () => {
     }
   })
 
+  it('says in one line where it listens, which S3 and bucket, and whether keys are required', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gw-dev-'))
+    let running = await start({ DATA_DIR: dataDir })
+    try {
+      assert.match(running.output(), /dify-s3-gateway listening on http:\/\/127\.0\.0\.1:\d+ · S3 http:\/\/127\.0\.0\.1:\d+ \(embedded development S3\), bucket "dify" · auth: OFF — loopback only/)
+    } finally {
+      assert.equal(await stop(running), 0)
+    }
+    running = await start({ DATA_DIR: dataDir, API_KEYS: 'first-key-0123456789,second-key-0123456789' })
+    try {
+      assert.match(running.output(), /bucket "dify" · auth: on, 2 keys/)
+      assert.ok(!running.output().includes('first-key-0123456789'), 'no key in the output')
+      // no Node warning of eight lines from the AWS SDK: one of ours on Node 20, none on 22+
+      assert.ok(!running.output().includes('NodeVersionSupportWarning'), running.output())
+      assert.equal(/past its end of life/.test(running.output()), Number(process.versions.node.split('.')[0]) < 22)
+    } finally {
+      assert.equal(await stop(running), 0)
+    }
+  })
+
+  it('listening beyond loopback without PUBLIC_URL, warns and serves /openapi.json for the host it was asked at', async () => {
+    const running = await start({ DATA_DIR: mkdtempSync(join(tmpdir(), 'gw-dev-')), HOST: '0.0.0.0', API_KEYS: 'first-key-0123456789' })
+    try {
+      assert.match(running.output(), /PUBLIC_URL is unset while listening on 0\.0\.0\.0/)
+      const port = new URL(running.url.replace('0.0.0.0', '127.0.0.1')).port
+      const answer = await send(`http://127.0.0.1:${port}/openapi.json`, { method: 'GET', headers: { host: `dify-s3-gateway:${port}` } })
+      assert.equal(answer.status, 200)
+      assert.deepEqual((JSON.parse(answer.body.toString()) as { servers: unknown }).servers, [{ url: `http://dify-s3-gateway:${port}` }])
+      const hostile = await send(`http://127.0.0.1:${port}/openapi.json`, { method: 'GET', headers: { host: 'evil"><script>' } })
+      assert.doesNotMatch(hostile.body.toString(), /evil/)
+    } finally {
+      assert.equal(await stop(running), 0)
+    }
+    const set = await start({ DATA_DIR: mkdtempSync(join(tmpdir(), 'gw-dev-')), HOST: '0.0.0.0', API_KEYS: 'first-key-0123456789', PUBLIC_URL: 'http://127.0.0.1:3000' })
+    try {
+      assert.match(set.output(), /PUBLIC_URL is http:\/\/127\.0\.0\.1:3000, a loopback address/)
+    } finally {
+      assert.equal(await stop(set), 0)
+    }
+  })
+
+  it('lists every configuration problem at once, one line each', async () => {
+    const { code, stderr } = await refusal({ PORT: 'eighty', LOG_LEVEL: 'loud', S3_ENDPOINT: 'http://127.0.0.1:1', BUCKET_NAME: 'No_Such Bucket', PUBLIC_URL: 'ftp://x' })
+    assert.equal(code, 1)
+    const lines = ownLines(stderr)
+    for (const name of ['PORT', 'LOG_LEVEL', 'BUCKET_NAME', 'S3_ACCESS_KEY and S3_SECRET_KEY', 'PUBLIC_URL']) {
+      assert.ok(lines.some((l) => l.startsWith(`dify-s3-gateway: invalid configuration: ${name} `)), `${name} in:\n${stderr}`)
+    }
+    assert.equal(lines.length, 5, stderr)
+  })
+
+  it('in production, refuses placeholder secrets from .env.example and API keys shorter than 16 characters', async () => {
+    const { code, stderr } = await refusal({
+      NODE_ENV: 'production',
+      S3_ENDPOINT: 'http://127.0.0.1:1',
+      S3_ACCESS_KEY: 'minioadmin',
+      S3_SECRET_KEY: 'change-me-please',
+      BUCKET_NAME: 'dify',
+      API_KEYS: 'short-key,replace-with-a-long-random-key,a-good-key-of-32-characters-abcd'
+    })
+    assert.equal(code, 1)
+    const text = ownLines(stderr).join('\n')
+    assert.match(text, /S3_SECRET_KEY is a placeholder/)
+    assert.match(text, /key-[0-9a-f]{8}, key-[0-9a-f]{8}: API keys must be at least 16 characters/)
+    assert.ok(!text.includes('short-key') && !text.includes('change-me-please'), 'no secret in the message')
+  })
+
+  it('a port in use is one line naming PORT', async () => {
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    try {
+      const { code, stderr } = await refusal({ PORT: String(port), DATA_DIR: mkdtempSync(join(tmpdir(), 'gw-dev-')) })
+      assert.equal(code, 1)
+      assert.deepEqual(ownLines(stderr), [`dify-s3-gateway: port ${port} on 127.0.0.1 is in use (EADDRINUSE): stop what listens there, or set PORT to a free port`])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('names the cause of an unusable S3 in one line: wrong credentials (403), a missing bucket', async () => {
+    // an S3 that refuses every signature, as AWS, Ceph and MinIO do for a wrong secret
+    const refusing = http.createServer((_req, res) => { res.writeHead(403, { 'content-type': 'application/xml' }).end() })
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve))
+    const s3 = await startTestS3()
+    try {
+      let running = await start({ S3_ENDPOINT: `http://127.0.0.1:${(refusing.address() as net.AddressInfo).port}`, S3_ACCESS_KEY: 'wrong', S3_SECRET_KEY: 'wrong', BUCKET_NAME: 'dify' })
+      try {
+        await logged(running, 'refused the credentials')
+        assert.match(running.output(), /refused the credentials \(.*\): check S3_ACCESS_KEY and S3_SECRET_KEY/)
+      } finally {
+        assert.equal(await stop(running), 0)
+      }
+      running = await start({ S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKeyId, S3_SECRET_KEY: s3.secretAccessKey, BUCKET_NAME: 'no-such-bucket' })
+      try {
+        await logged(running, 'does not exist')
+        assert.match(running.output(), /bucket "no-such-bucket" does not exist at http:\/\/.*: create it .*or set BUCKET_NAME/)
+      } finally {
+        assert.equal(await stop(running), 0)
+      }
+    } finally {
+      await s3.close()
+      await new Promise((resolve) => refusing.close(resolve))
+    }
+  })
+
+  it('the embedded S3 listens on a fixed port (EMBEDDED_S3_PORT), so its presigned URLs survive a restart', async () => {
+    const probe = net.createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const s3Port = String((probe.address() as net.AddressInfo).port)
+    await new Promise((resolve) => probe.close(resolve))
+    const dataDir = mkdtempSync(join(tmpdir(), 'gw-dev-'))
+    let running = await start({ DATA_DIR: dataDir, EMBEDDED_S3_PORT: s3Port })
+    let presigned: string
+    try {
+      assert.equal((await fetch(`${running.url}/upload/file?s3_key=kept.txt`, { method: 'POST', body: 'kept', headers: { 'content-type': 'text/plain' } })).status, 201)
+      const answer = await (await fetch(`${running.url}/presign`, { method: 'POST', body: JSON.stringify({ s3_key: 'kept.txt' }), headers: { 'content-type': 'application/json' } })).json() as { url: string }
+      presigned = answer.url
+      assert.equal(new URL(presigned).port, s3Port)
+    } finally {
+      assert.equal(await stop(running), 0)
+    }
+    running = await start({ DATA_DIR: dataDir, EMBEDDED_S3_PORT: s3Port })
+    try {
+      const res = await fetch(presigned)
+      assert.equal(res.status, 200)
+      assert.equal(await res.text(), 'kept')
+    } finally {
+      await stop(running)
+    }
+  })
+
   it('refuses to start in production without S3_ENDPOINT, with one line', async () => {
     const { code, stderr } = await refusal({ NODE_ENV: 'production' })
     assert.equal(code, 1)
@@ -137,6 +270,7 @@ describe('the server process', { timeout: 120_000 }, () => {
       assert.equal((await fetch(`${running.url}/healthz`, { headers: { 'x-request-id': 'probe-42' } })).status, 200)
       assert.equal((await fetch(`${running.url}/readyz`)).status, 503)
       await logged(running, 'probe-42')
+      assert.match(running.output(), new RegExp(`S3_ENDPOINT http://127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\): check S3_ENDPOINT`))
       const lines = running.output().split('\n').filter((l) => l.startsWith('{'))
       const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'probe-42')
       assert.deepEqual(ours.map((l) => l.msg), ['incoming request', 'request completed'])

@@ -21,6 +21,8 @@ export interface ApiKey {
   permissions: ReadonlySet<Permission>
   /** lower than MAX_UPLOAD_BYTES for this key, when set */
   maxUploadBytes: number | undefined
+  /** the key's length in characters, when the key itself was given (not a sha256): production refuses short ones */
+  length?: number
 }
 
 export class KeyFileError extends Error {
@@ -35,7 +37,7 @@ const NAME = /^[A-Za-z0-9][\w.@:-]{0,63}$/
 /** A plain key: every permission, the whole bucket, named by a fingerprint that cannot be turned back into it. */
 export function plainKey (key: string): ApiKey {
   const digest = sha256Of(key)
-  return { name: `key-${digest.toString('hex').slice(0, 8)}`, digest, prefix: '', permissions: ALL, maxUploadBytes: undefined }
+  return { name: `key-${digest.toString('hex').slice(0, 8)}`, digest, prefix: '', permissions: ALL, maxUploadBytes: undefined, length: [...key].length }
 }
 
 /** Keys separated by whitespace or commas; a line starting with "#" is a comment, every word of it */
@@ -65,9 +67,11 @@ function scopedKey (entry: unknown, index: number): ApiKey {
   if (typeof e.name !== 'string' || !NAME.test(e.name)) throw new KeyFileError(`${where}: name must be 1-64 letters, digits or . _ @ : - (it appears in logs and metrics)`)
   const named = `${where} (${e.name})`
   let digest: Buffer
+  let length: number | undefined
   if (e.key !== undefined && e.sha256 !== undefined) throw new KeyFileError(`${named}: give key or sha256, not both`)
   if (typeof e.key === 'string' && e.key.trim() !== '') {
     digest = sha256Of(e.key.trim())
+    length = [...e.key.trim()].length
   } else if (typeof e.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(e.sha256)) {
     digest = Buffer.from(e.sha256, 'hex')
   } else {
@@ -79,7 +83,7 @@ function scopedKey (entry: unknown, index: number): ApiKey {
   }
   const max = e.max_upload_bytes
   if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) throw new KeyFileError(`${named}: max_upload_bytes must be a positive integer`)
-  return { name: e.name, digest, prefix: scopePrefix(e.prefix, named), permissions: new Set(e.permissions as Permission[]), maxUploadBytes: max }
+  return { name: e.name, digest, prefix: scopePrefix(e.prefix, named), permissions: new Set(e.permissions as Permission[]), maxUploadBytes: max, ...(length !== undefined ? { length } : {}) }
 }
 
 /**

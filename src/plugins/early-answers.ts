@@ -68,7 +68,7 @@ async function earlyAnswers (app: FastifyInstance): Promise<void> {
     }
     // the body was never sent: answer and close, there is nothing to drain
     response.writeHead(failure.statusCode, { ...failure.headers, 'content-type': 'application/json; charset=utf-8', connection: 'close' })
-    response.end(JSON.stringify(errorBody(failure)))
+    response.end(`${JSON.stringify(errorBody(failure))}\n`)
   })
 }
 

@@ -65,7 +65,7 @@ export function answerClientError (err: NodeJS.ErrnoException & { rawPacket?: un
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'INVALID_PARAMETER', 'The request headers did not arrive in time']
       : [400, 'INVALID_PARAMETER', `Malformed HTTP request (${err.code ?? 'parse error'})`]
-  const body = JSON.stringify({ statusCode, code, error: STATUS_CODES[statusCode], message })
+  const body = `${JSON.stringify({ statusCode, code, error: STATUS_CODES[statusCode], message })}\n`
   socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

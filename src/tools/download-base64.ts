@@ -68,7 +68,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, params: Par
     ...(base64Length > DIFY_TEXT_LIMIT ? { warning: BASE64_WARNING } : {}),
     ...(presignedUrl !== undefined ? { presigned_url: presignedUrl, presigned_expires_in: expiry } : {})
   }
-  const tail = '"' + Object.entries(extra).map(([name, value]) => `,${JSON.stringify(name)}:${JSON.stringify(value)}`).join('') + '}'
+  const tail = '"' + Object.entries(extra).map(([name, value]) => `,${JSON.stringify(name)}:${JSON.stringify(value)}`).join('') + '}\n'
 
   async function * json (): AsyncGenerator<string> {
     yield head

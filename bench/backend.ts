@@ -51,7 +51,7 @@ function required (name: string): string {
 }
 
 async function startCeph (): Promise<Backend> {
-  const script = process.env.CEPH_RGW_SH ?? resolve(root, '../shared/tools/ceph-rgw.sh')
+  const script = process.env.CEPH_RGW_SH ?? resolve(root, 'scripts/ceph-rgw.sh')
   if (!existsSync(script)) throw new Error(`BENCH_S3=ceph needs ${script} (or CEPH_RGW_SH); install Ceph first with: bash ${script} install`)
   const dir = await mkdtemp(join(tmpdir(), 'bench-ceph-'))
   const port = process.env.RGW_PORT ?? '8000'

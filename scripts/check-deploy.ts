@@ -17,12 +17,11 @@ import { startEmbeddedS3 } from '../src/s3/embedded.js'
 import { checkCompose, checkDockerfile, parseDockerfile } from './deploy-checks.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const SHARED = process.env.SHARED ?? join(ROOT, '..', 'shared')
 const fail = (message: string): never => { console.error(`check-deploy: ${message}`); process.exit(1) }
 
 function staticChecks (): void {
-  const schemaPath = join(SHARED, 'schemas', 'compose-spec.json')
-  if (!existsSync(schemaPath)) fail(`${schemaPath} is missing (../shared beside the project)`)
+  const schemaPath = join(ROOT, 'scripts', 'schemas', 'compose-spec.json')
+  if (!existsSync(schemaPath)) fail(`${schemaPath} is missing`)
   const compose = checkCompose(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), JSON.parse(readFileSync(schemaPath, 'utf8')), readFileSync(join(ROOT, '.env.example'), 'utf8'))
   const docker = checkDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), ROOT)
   for (const p of compose) console.error(`docker-compose.yml: ${p}`)

@@ -69,6 +69,8 @@ export function checkCompose (text: string, schema: Json, envExample: string): s
     const env = (gateway.environment ?? {}) as Json
     if (env.S3_PUBLIC_ENDPOINT === undefined) problems.push('the gateway needs S3_PUBLIC_ENDPOINT: presigned URLs must name a host clients reach')
     if (env.S3_ENDPOINT === undefined) problems.push('the gateway needs S3_ENDPOINT')
+    const envFiles = ([] as unknown[]).concat(gateway.env_file ?? []).map((e) => typeof e === 'string' ? e : (e as Json)?.path)
+    if (!envFiles.some((path) => path === '.env' || path === './.env')) problems.push('the gateway needs env_file .env: every setting .env.example lists must reach it')
   }
   const documented = new Set([...envExample.matchAll(/^#?\s*([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]))
   for (const variable of composeVariables(text)) {

@@ -10,7 +10,7 @@ import { PLUGIN_ROOT } from '../../src/dify/endpoints.js'
 import { checkCompose, checkDockerfile, composeVariables } from '../../scripts/deploy-checks.js'
 
 const read = (file: string): string => readFileSync(join(PLUGIN_ROOT, file), 'utf8')
-const schema = JSON.parse(readFileSync(join(PLUGIN_ROOT, '..', 'shared', 'schemas', 'compose-spec.json'), 'utf8')) as Record<string, unknown>
+const schema = JSON.parse(readFileSync(join(PLUGIN_ROOT, 'scripts', 'schemas', 'compose-spec.json'), 'utf8')) as Record<string, unknown>
 const compose = read('docker-compose.yml')
 const envExample = read('.env.example')
 const dockerfile = read('Dockerfile')
@@ -55,6 +55,7 @@ describe('deployment checks', () => {
       ['an undeclared volume', (t) => t.replace('      - minio-data:/data', '      - other-data:/data'), /volume other-data is not declared/],
       ['no S3_PUBLIC_ENDPOINT', (t) => t.replace(/ {6}S3_PUBLIC_ENDPOINT:[^\n]+\n/, ''), /needs S3_PUBLIC_ENDPOINT/],
       ['a variable .env.example does not document', (t) => t.replace('LOG_LEVEL: ${LOG_LEVEL:-info}', 'LOG_LEVEL: ${GATEWAY_LOG:-info}'), /does not document GATEWAY_LOG/],
+      ['no env_file: settings of .env.example would not reach the gateway', (t) => t.replace(/ {4}env_file:\n(?: {6}[^\n]+\n)+/, ''), /needs env_file \.env/],
       ['not YAML', (t) => t + '\n  : [unbalanced', /not YAML/]
     ]
     for (const [what, edit, expected] of cases) {

@@ -1,0 +1,66 @@
+// CI: the README's examples work as written. Starts `npm start` as a new user
+// would (no configuration: the embedded development S3, port 3000), then runs
+// every ```sh block that follows a `<!-- readme-check: run -->` line, in order,
+// in a fresh directory, with bash -euo pipefail; curl fails on any HTTP error
+// (--fail-with-body), so a 4xx or 5xx answer fails the check.
+//   node --import tsx scripts/check-readme.ts
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const fail = (message: string): never => { console.error(`check-readme: ${message}`); process.exit(1) }
+
+/** the blocks marked to run, with the line each starts on */
+export function runnableBlocks (markdown: string): Array<{ line: number, script: string }> {
+  const blocks: Array<{ line: number, script: string }> = []
+  const lines = markdown.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]?.trim() !== '<!-- readme-check: run -->') continue
+    if (lines[i + 1]?.trim() !== '```sh') fail(`README.md:${i + 1}: the marker must be followed by a \`\`\`sh block`)
+    const end = lines.indexOf('```', i + 2)
+    if (end === -1) fail(`README.md:${i + 2}: the block never ends`)
+    blocks.push({ line: i + 3, script: lines.slice(i + 2, end).join('\n') })
+  }
+  return blocks
+}
+
+async function main (): Promise<void> {
+  const blocks = runnableBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'))
+  if (blocks.length === 0) fail('no block of README.md is marked <!-- readme-check: run -->')
+  const work = mkdtempSync(join(tmpdir(), 'readme-check-'))
+  const env: NodeJS.ProcessEnv = {}
+  // a fresh shell's environment: none of the service's settings
+  for (const [name, value] of Object.entries(process.env)) if (!/^(S3_|API_KEY|BUCKET|HOST$|PORT$|PUBLIC_URL|NODE_ENV|DATA_DIR|AUTH_)/.test(name)) env[name] = value
+  const server = spawn('npm', ['start'], { cwd: ROOT, env: { ...env, DATA_DIR: join(work, 'data') }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  server.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  server.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const stop = (): void => { try { process.kill(-(server.pid as number), 'SIGTERM') } catch {} }
+  try {
+    const started = Date.now()
+    for (;;) {
+      if (server.exitCode !== null) fail(`npm start exited ${server.exitCode}:\n${output}`)
+      if (Date.now() - started > 120_000) fail(`npm start did not answer /healthz within 120 s:\n${output}`)
+      const ok = await fetch('http://127.0.0.1:3000/healthz').then((r) => r.ok, () => false)
+      if (ok) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    if (!/DEVELOPMENT STORAGE/.test(output)) fail(`npm start did not say it runs the embedded development S3:\n${output}`)
+    for (const { line, script } of blocks) {
+      const file = join(work, 'block.sh')
+      writeFileSync(file, `set -euo pipefail\ncurl () { command curl --fail-with-body --max-time 30 "$@"; }\n${script}\n`)
+      const run = spawnSync('bash', [file], { cwd: work, encoding: 'utf8', timeout: 120_000, env })
+      process.stdout.write(`--- README.md:${line}\n${run.stdout}`)
+      if (run.status !== 0) fail(`the block at README.md:${line} failed (exit ${String(run.status)}):\n${run.stdout}\n${run.stderr}`)
+    }
+    console.log(`check-readme: ${blocks.length} blocks of README.md ran against npm start`)
+  } finally {
+    stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import { gatewaySuite, putObject, uniqueKey } from './helper.js'
+import { send } from './http.js'
 
 for (const [way, env] of [
   ['signed GetObject', {}],
@@ -181,6 +182,45 @@ for (const [way, env] of [
       it('answers HEAD with 304 and 412 too', async () => {
         assert.equal((await fetch(url(key), { method: 'HEAD', headers: { 'if-none-match': etag } })).status, 304)
         assert.equal((await fetch(url(key), { method: 'HEAD', headers: { 'if-match': '"0000"' } })).status, 412)
+      })
+
+      /** a GET with raw header values (Node's client sends bytes 0x80-0xFF as they are) */
+      const status = async (headers: Record<string, string>, method = 'GET'): Promise<{ status: number, code: unknown }> => {
+        const answer = await send(url(key), { method, headers })
+        const text = answer.body.toString()
+        return { status: answer.status, code: text.startsWith('{') ? (JSON.parse(text) as { code?: unknown }).code : undefined }
+      }
+
+      it('RFC 9110: If-None-Match * and a weak tag match (304); If-Match * matches, a weak tag never does (strong comparison)', async () => {
+        for (const method of ['GET', 'HEAD']) {
+          assert.equal((await status({ 'if-none-match': '*' }, method)).status, 304, method)
+          assert.equal((await status({ 'if-none-match': `W/${etag}` }, method)).status, 304, method)
+          assert.equal((await status({ 'if-none-match': `"0000", W/${etag}` }, method)).status, 304, method)
+          assert.equal((await status({ 'if-match': '*' }, method)).status, 200, method)
+          assert.equal((await status({ 'if-match': `"0000", ${etag}` }, method)).status, 200, method)
+          assert.deepEqual(await status({ 'if-match': `W/${etag}` }, method), { status: 412, code: method === 'GET' ? 'PRECONDITION_FAILED' : undefined }, method)
+        }
+      })
+
+      it('a header value S3\'s signature cannot carry (a Latin-1 byte) is evaluated here and never sent on: no 502', async () => {
+        assert.equal((await status({ 'if-none-match': '"caf\u00e9"' })).status, 200)
+        assert.deepEqual(await status({ 'if-match': '"caf\u00e9"' }), { status: 412, code: 'PRECONDITION_FAILED' })
+        assert.equal((await status({ 'if-none-match': 'caf\u00e9 not a tag' })).status, 200, 'an invalid list is ignored')
+      })
+
+      it('HTTP dates are parsed strictly: junk, years past 9999 and before 1970 are ignored (200, never 502)', async () => {
+        for (const junk of ['1', '99999', 'Fri, 01 Jan 10000 00:00:00 GMT', 'Thu, 01 Jan 1960 00:00:00 GMT', 'Mon, 31 Feb 2025 00:00:00 GMT', '2026-01-01T00:00:00Z', 'yesterday']) {
+          assert.equal((await status({ 'if-unmodified-since': junk })).status, 200, `If-Unmodified-Since: ${junk}`)
+          assert.equal((await status({ 'if-modified-since': junk })).status, 200, `If-Modified-Since: ${junk}`)
+        }
+      })
+
+      it('HTTP dates in the IMF-fixdate, RFC 850 and asctime forms all count', async () => {
+        for (const old of ['Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994']) {
+          assert.deepEqual(await status({ 'if-unmodified-since': old }), { status: 412, code: 'PRECONDITION_FAILED' }, old)
+          assert.equal((await status({ 'if-modified-since': old })).status, 200, old)
+        }
+        assert.equal((await status({ 'if-modified-since': 'Fri, 31 Dec 9999 23:59:59 GMT' })).status, 304)
       })
     })
 

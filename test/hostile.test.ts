@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { ERROR_STATUS } from '../src/errors.js'
-import { putObject, startGateway, startTestS3, type Gateway, type TestS3 } from './helper.js'
+import { objectBody, putObject, startGateway, startTestS3, type Gateway, type TestS3 } from './helper.js'
 import { postMultipart, send, type RawResponse } from './http.js'
 
 const MAX_UPLOAD = 1024 * 1024
@@ -150,6 +150,9 @@ const CASES: Case[] = [
   { what: 'a URL of 100 KB', request: get('/download/file?s3_key=' + 'k'.repeat(100_000)), code: 'PAYLOAD_TOO_LARGE', status: 431 },
   { what: 'a request that is not HTTP', request: wire('HELLO THERE\r\n\r\n'), code: 'INVALID_PARAMETER' },
   { what: 'Content-Length and Transfer-Encoding together (smuggling)', request: wire('POST /upload/file?s3_key=s.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), code: 'INVALID_PARAMETER' },
+  { what: 'an Expect other than 100-continue', request: raw('POST', '/upload/file?s3_key=expect.txt', 'x', { expect: 'foo', 'content-type': 'text/plain' }), code: 'EXPECTATION_FAILED', status: 417 },
+  { what: 'a path that is not valid percent-encoding (/metrics%ff)', request: get('/metrics%ff'), code: 'INVALID_PARAMETER', status: 400 },
+  { what: 'a route path with broken percent-encoding (/download/file%E0%A4%A)', request: get('/download/file%E0%A4%A?s3_key=a'), code: 'INVALID_PARAMETER', status: 400 },
   { what: 'a bad chunk size', request: wire('POST /upload/file?s3_key=s.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n'), code: ['INVALID_PARAMETER', 'MISSING_FILE'] }
 ]
 
@@ -188,8 +191,58 @@ describe('hostile input', () => {
       assert.ok(String(body.code) in ERROR_STATUS, 'a code of the contract')
       assert.equal(body.statusCode, res.status)
       assert.equal(typeof body.message, 'string')
+      assert.ok(res.body.toString().endsWith('}\n'), 'a JSON answer ends with a newline')
     })
   }
+
+  /** everything the server writes on one connection until it closes it */
+  async function conversation (bytes: Buffer[], settle = 10_000): Promise<string> {
+    const { port } = new URL(gw.url)
+    return await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1')
+      const chunks: Buffer[] = []
+      const timer = setTimeout(() => { socket.destroy(); resolve(Buffer.concat(chunks).toString('latin1')) }, settle)
+      socket.on('data', (c: Buffer) => chunks.push(c))
+      socket.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString('latin1')) })
+      socket.on('error', reject)
+      socket.on('connect', () => { for (const b of bytes) socket.write(b) })
+    })
+  }
+
+  it('keeps answers in order on one keep-alive connection: a download\'s 200 comes whole before a malformed request\'s 431', async () => {
+    const big = 'ordered/big.bin'
+    const data = Buffer.alloc(512 * 1024, 'd')
+    await putObject(s3, big, data)
+    const text = await conversation([
+      Buffer.from(`GET /download/file?s3_key=${big} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'f'.repeat(20_000)}\r\n\r\n`)
+    ])
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1])
+    assert.deepEqual(statuses.slice(0, 2), ['200', '431'], text.slice(0, 300))
+    const first = text.indexOf('\r\n\r\n') + 4
+    assert.equal(text.slice(first, first + data.length), data.toString('latin1'), 'the whole object, then the next answer')
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: big }))
+  })
+
+  it('an upload followed on its connection by garbage is answered 201 (it was stored), then 400', async () => {
+    const k = 'ordered/upload.txt'
+    const text = await conversation([
+      Buffer.from(`POST /upload/file?s3_key=${k} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`),
+      Buffer.from('NOT HTTP AT ALL\r\n\r\n')
+    ])
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1])
+    assert.deepEqual(statuses, ['201', '400'], text.slice(0, 500))
+    assert.equal((await objectBody(s3, k))?.toString(), 'hello')
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: k }))
+  })
+
+  it('public /readyz says ready or not and names no bucket; with a key it names the bucket', async () => {
+    const open = await fetch(`${gw.url}/readyz`)
+    assert.equal(open.status, 200)
+    const text = await open.text()
+    assert.deepEqual(JSON.parse(text), { status: 'ready' })
+    assert.ok(!text.includes(s3.bucket))
+  })
 
   it('left the service healthy and the bucket as it was', async () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200)

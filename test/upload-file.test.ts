@@ -253,6 +253,17 @@ describe('POST /upload/file', () => {
       assert.equal((await fetch(`${suite.gw.url}/healthz`)).status, 200)
     })
 
+    it('a Content-Type holding a byte S3\'s signature cannot carry is not sent on: the upload is stored (201), never a 502', async () => {
+      const key = uniqueKey('latin1.txt')
+      const answer = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { headers: { 'content-type': 'text/plain; charset="caf\u00e9"', 'content-length': 5 }, chunks: ['hello'] })
+      assert.equal(answer.status, 201, answer.body.toString())
+      assert.equal((JSON.parse(answer.body.toString()) as { content_type: string }).content_type, 'text/plain')
+      assert.equal((await objectBody(suite.s3, key))?.toString(), 'hello')
+      const refused = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}&content_type=${encodeURIComponent('text/plain; charset="café"')}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
+      assert.equal(refused.status, 400)
+      assert.equal(refused.body.code, 'INVALID_PARAMETER')
+    })
+
     it('strips a leading slash', async () => {
       const key = uniqueKey('slash.txt')
       const { body } = await fetchJson(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent('/' + key)}`, { method: 'POST', body: 's', headers: { 'content-type': 'text/plain' } })

@@ -199,6 +199,14 @@ describe('file_url ingestion', () => {
       })
     }
 
+    it('never echoes a signature in its message: an unparsable signed URL is shown up to its query', async () => {
+      const res = await upload({ file_url: 'http:// bad host/files/x/file-preview?timestamp=1&nonce=2&sign=SECRET-SIGNATURE', s3_key: uniqueKey('echo.txt') })
+      assert.equal(res.status, 400)
+      assert.equal(res.body.code, 'URL_NOT_ALLOWED')
+      assert.doesNotMatch(JSON.stringify(res.body), /SECRET-SIGNATURE|sign=|nonce/)
+      assert.match(String(res.body.message), /got "http:\/\/ bad host\/files\/x\/file-preview" and more, not shown/)
+    })
+
     it('refuses a redirect out of the allowed origins and never contacts its target', async () => {
       const target = `http://localhost:${dify.port}/files/secret`
       other.routes.set('/escape', (_req, res) => { res.writeHead(307, { location: target }).end() })

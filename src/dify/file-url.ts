@@ -62,7 +62,9 @@ export function resolveFileUrl (raw: string, policy: FileUrlConfig): URL {
   try {
     url = new URL(text)
   } catch {
-    throw notAllowed(`file_url must be an absolute http(s) URL or a Dify /files/ path (got ${JSON.stringify(text.slice(0, 100))})`)
+    // what came before any query or fragment: a signed URL's sign= is a credential
+    const shown = text.replace(/[?#][\s\S]*$/, '').slice(0, 100)
+    throw notAllowed(`file_url must be an absolute http(s) URL or a Dify /files/ path (got ${JSON.stringify(shown)}${shown.length < text.length ? ' and more, not shown' : ''})`)
   }
   return checkAllowed(url, policy)
 }

@@ -58,6 +58,14 @@ async function earlyAnswers (app: FastifyInstance): Promise<void> {
     return permission !== undefined && !caller.permissions.has(permission) ? forbidden(caller, permission, `use ${limits?.tool ?? 'this route'}`) : undefined
   }
 
+  // Node answers any other Expect with an empty 417 unless told otherwise
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const failure = new AppError('EXPECTATION_FAILED', `Expect: ${String(request.headers.expect).slice(0, 40)} is not supported (only 100-continue is)`)
+    request.resume()
+    response.writeHead(failure.statusCode, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
+    response.end(`${JSON.stringify(errorBody(failure))}\n`)
+  })
+
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     const limits = limitsOf(request.method, request.url)
     const failure = (limits?.isPublic === true ? undefined : refusal(request, limits)) ?? tooLarge(request, limits)

@@ -1,7 +1,7 @@
 // One error handler: every failure answers JSON in Fastify's shape with a
 // stable code (API.md "Errors"); unknown routes and methods too.
 import type { Socket } from 'node:net'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { AppError, errorBody, type ErrorCode } from '../errors.js'
@@ -66,8 +66,24 @@ export function answerClientError (err: NodeJS.ErrnoException & { rawPacket?: un
       ? [408, 'INVALID_PARAMETER', 'The request headers did not arrive in time']
       : [400, 'INVALID_PARAMETER', `Malformed HTTP request (${err.code ?? 'parse error'})`]
   const body = `${JSON.stringify({ statusCode, code, error: STATUS_CODES[statusCode], message })}\n`
-  socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  const answer = (): void => {
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  // answers stay in order on a keep-alive connection: when an earlier request
+  // (whole: the error is not in its body) is still being answered, its answer
+  // goes first, this one after it, then the close
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (pending != null && !pending.writableFinished && pending.req?.complete === true) {
+    pending.once('finish', answer)
+    pending.once('close', () => { if (!pending.writableFinished) socket.destroy() })
+    return
+  }
+  answer()
 }
 
 export interface RouteEntry { method: string, url: string, public: boolean }

@@ -77,13 +77,30 @@ async function download (request: FastifyRequest, reply: FastifyReply, { key, pr
   const app = request.server
   const maxBytes = maxBytesOf(params)
   const given = conditions(request)
-  // S3 evaluates the conditions too, but not every S3-compatible server does
-  // If-Match / If-Unmodified-Since (s3rver ignores them): check those here
-  if (given.ifMatch !== undefined || given.ifUnmodifiedSince !== undefined) {
-    const info = await app.store.head(key.storedKey)
-    if (evaluatePreconditions(info, { ifMatch: given.ifMatch, ifUnmodifiedSince: given.ifUnmodifiedSince }) === 412) throw preconditionFailed()
+  const range = singleByteRange(request.headers.range)
+  // the service evaluates every condition itself (headers.ts) and sends S3 only
+  // the ETag it checked, so that the object cannot change in between
+  let result
+  for (let attempt = 1; ; attempt++) {
+    let checked: string | undefined
+    if (Object.values(given).some((v) => v !== undefined)) {
+      const info = await app.store.head(key.storedKey)
+      const status = evaluatePreconditions(info, given)
+      if (status === 412) throw preconditionFailed()
+      if (status === 304) {
+        reply.headers(presignHeaders)
+        return await notModified(reply, info)
+      }
+      checked = info.etag
+    }
+    try {
+      result = await app.store.read(key.storedKey, { ifMatch: checked, range })
+      break
+    } catch (err) {
+      // replaced between HEAD and GET: evaluate again against the new object
+      if (checked === undefined || attempt >= 3 || !(err instanceof AppError) || err.code !== 'PRECONDITION_FAILED') throw err
+    }
   }
-  const result = await app.store.read(key.storedKey, { ...given, range: singleByteRange(request.headers.range) })
   reply.headers(presignHeaders)
   if (result.status === 304) return await notModified(reply, result.info)
   if (maxBytes !== undefined && result.contentLength > maxBytes) {
@@ -108,14 +125,14 @@ function preconditionFailed (): AppError {
   return new AppError('PRECONDITION_FAILED', 'A precondition (If-Match / If-Unmodified-Since) failed')
 }
 
-/** Conditional headers as S3 takes them; RFC 9110 §13.2.2: an entity-tag condition wins over its date twin. */
+/** The conditional headers; evaluatePreconditions applies RFC 9110 §13.2.2's order (an entity-tag condition wins over its date twin). */
 function conditions (request: FastifyRequest): Conditions {
   const h = request.headers
   return {
     ifMatch: h['if-match'],
     ifNoneMatch: h['if-none-match'],
-    ifModifiedSince: h['if-none-match'] === undefined ? httpDate(h['if-modified-since']) : undefined,
-    ifUnmodifiedSince: h['if-match'] === undefined ? httpDate(h['if-unmodified-since']) : undefined
+    ifModifiedSince: httpDate(h['if-modified-since']),
+    ifUnmodifiedSince: httpDate(h['if-unmodified-since'])
   }
 }
 

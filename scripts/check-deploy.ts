@@ -8,26 +8,34 @@
 // upload and download, and a clean SIGTERM. A file the image forgets or a
 // runtime dependency left in devDependencies fails here.
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startEmbeddedS3 } from '../src/s3/embedded.js'
-import { checkCompose, checkDockerfile, parseDockerfile } from './deploy-checks.js'
+import { checkCompose, checkDockerfile, checkReplicasOverride, parseDockerfile } from './deploy-checks.js'
+import { checkKubernetes } from './k8s-checks.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const fail = (message: string): never => { console.error(`check-deploy: ${message}`); process.exit(1) }
 
-function staticChecks (): void {
+async function staticChecks (): Promise<void> {
   const schemaPath = join(ROOT, 'scripts', 'schemas', 'compose-spec.json')
   if (!existsSync(schemaPath)) fail(`${schemaPath} is missing`)
   const compose = checkCompose(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), JSON.parse(readFileSync(schemaPath, 'utf8')), readFileSync(join(ROOT, '.env.example'), 'utf8'))
   const docker = checkDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), ROOT)
+  const replicas = checkReplicasOverride(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), readFileSync(join(ROOT, 'deploy', 'compose', 'replicas.yml'), 'utf8'),
+    JSON.parse(readFileSync(schemaPath, 'utf8')), readFileSync(join(ROOT, '.env.example'), 'utf8'), ROOT)
+  const k8sDir = join(ROOT, 'deploy', 'kubernetes')
+  const kubernetes = await checkKubernetes(Object.fromEntries(readdirSync(k8sDir).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(join(k8sDir, f), 'utf8')])))
   for (const p of compose) console.error(`docker-compose.yml: ${p}`)
+  for (const p of replicas) console.error(`deploy/compose/replicas.yml: ${p}`)
   for (const p of docker) console.error(`Dockerfile: ${p}`)
-  if (compose.length + docker.length > 0) fail(`${compose.length + docker.length} problem(s)`)
-  console.log('check-deploy: docker-compose.yml (Compose Specification schema + rules), .env.example and Dockerfile pass')
+  for (const p of kubernetes) console.error(`deploy/kubernetes/${p}`)
+  const count = compose.length + replicas.length + docker.length + kubernetes.length
+  if (count > 0) fail(`${count} problem(s)`)
+  console.log('check-deploy: docker-compose.yml and deploy/compose/replicas.yml (Compose Specification schema + rules), .env.example, Dockerfile, deploy/kubernetes (Kubernetes API schemas + rules) pass')
 }
 
 interface Stage { name: string, root: string, workdir: string, env: Record<string, string> }
@@ -179,5 +187,5 @@ async function replay (): Promise<void> {
   }
 }
 
-staticChecks()
+await staticChecks()
 if (process.argv.includes('--replay')) await replay()

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
-import { parse } from 'yaml'
+import { parse, stringify } from 'yaml'
 
 type Json = Record<string, any>
 
@@ -15,6 +15,54 @@ const SECRET_NAME = /(SECRET|PASSWORD|PASSWD|TOKEN|API_KEYS?$|ACCESS_KEY|PRIVATE
 /** `${VAR}`, `${VAR:-default}`, `${VAR:?message}`: the names a compose file takes from the environment */
 export function composeVariables (text: string): string[] {
   return [...new Set([...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)(?:[:?-][^}]*)?\}/g)].map((m) => m[1] as string))]
+}
+
+const RESET = Symbol('!reset')
+
+/** Compose's merge of an override file onto a base (mappings merge, the rest replaces, `!reset` removes). */
+function mergeOverride (base: unknown, override: unknown): unknown {
+  if (override === RESET) return undefined
+  if (base === null || typeof base !== 'object' || Array.isArray(base) || override === null || typeof override !== 'object' || Array.isArray(override)) return override
+  const merged: Json = { ...(base as Json) }
+  for (const [name, value] of Object.entries(override as Json)) {
+    const next = mergeOverride(merged[name], value)
+    if (next === undefined) delete merged[name]
+    else merged[name] = next
+  }
+  return merged
+}
+
+/**
+ * Problems of an override file (docker compose -f docker-compose.yml -f <it>)
+ * that scales the gateway behind a proxy: the merged file passes every check
+ * of checkCompose, the gateway runs several replicas and publishes no host
+ * port (the proxy does), and each file the proxy mounts exists.
+ */
+export function checkReplicasOverride (baseText: string, overrideText: string, schema: Json, envExample: string, root: string): string[] {
+  let override: Json
+  try {
+    const reset = { tag: '!reset', resolve: () => RESET as never }
+    override = parse(overrideText, { customTags: [{ ...reset, collection: 'seq' }, { ...reset, collection: 'map' }, reset] }) as Json
+  } catch (err) {
+    return [`not YAML: ${(err as Error).message}`]
+  }
+  const merged = mergeOverride(parse(baseText), override) as Json
+  const problems = checkCompose(stringify(merged), schema, envExample)
+  const services = (merged.services ?? {}) as Record<string, Json>
+  const gateway = Object.entries(services).find(([, s]) => s.build !== undefined)
+  if (gateway === undefined) return [...problems, 'no service is built from the Dockerfile']
+  const [name, service] = gateway
+  if (!((service.deploy?.replicas ?? 1) >= 2)) problems.push(`${name}: deploy.replicas must be 2 or more`)
+  if ((service.ports ?? []).length > 0) problems.push(`${name}: replicas cannot share a host port; reset ports (ports: !reset []) and publish the proxy's`)
+  const proxies = Object.entries(services).filter(([other, s]) => other !== name && s.depends_on?.[name] !== undefined && (s.ports ?? []).length > 0)
+  if (proxies.length === 0) problems.push(`no proxy publishes a port in front of ${name}`)
+  for (const [proxy, s] of proxies) {
+    for (const mount of (s.volumes ?? []) as Array<string | Json>) {
+      const source = typeof mount === 'string' ? mount.split(':')[0] : mount.source
+      if (typeof source === 'string' && source.startsWith('.') && !existsSync(join(root, source))) problems.push(`${proxy}: mounts ${source}, which does not exist`)
+    }
+  }
+  return problems
 }
 
 /** Problems of a compose file, empty when it passes: the spec's schema, then our rules. */

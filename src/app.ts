@@ -2,7 +2,7 @@
 // server.ts starts and what tests build.
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import { KeyRing } from './auth/keys.js'
@@ -22,6 +22,7 @@ import healthRoutes from './routes/health.js'
 import httpFace from './faces/http.js'
 import mcpFace from './faces/mcp.js'
 import { VERSION } from './version.js'
+import { AppError, errorBody } from './errors.js'
 import { TOOLS } from './tools/index.js'
 
 declare module 'fastify' {
@@ -29,6 +30,8 @@ declare module 'fastify' {
     config: Config
     store: ObjectStore
     fileFetcher: FileFetcher
+    /** shutdown has begun: /readyz answers 503 and every answer closes its connection */
+    draining: boolean
   }
 }
 
@@ -81,6 +84,44 @@ export function requestId (request: IncomingMessage): string {
   return typeof given === 'string' && /^[\w.:@-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
+/**
+ * A rolling restart a proxy never notices: from the moment close() is called,
+ * every answer says `Connection: close` (Node then closes the connection after
+ * it), an answer whose headers are already out closes its connection once it
+ * is done, and idle connections are closed at once (forceCloseConnections).
+ * The process can exit as soon as the last transfer ends, and no proxy reuses
+ * a connection that the next request would find closing.
+ */
+function drainOnClose (app: FastifyInstance): void {
+  let draining = false
+  const inFlight = new Set<import('node:http').ServerResponse>()
+  app.decorate('draining', { getter: () => draining })
+  app.addHook('onRequest', async (request, reply) => {
+    if (draining) {
+      reply.header('connection', 'close')
+      return
+    }
+    inFlight.add(reply.raw)
+    reply.raw.once('close', () => inFlight.delete(reply.raw))
+  })
+  app.addHook('preClose', async () => {
+    draining = true
+    for (const response of inFlight) {
+      if (!response.headersSent) {
+        response.setHeader('connection', 'close')
+        continue
+      }
+      const socket = response.socket
+      response.once('finish', () => {
+        setImmediate(() => {
+          // nothing else pipelined behind it: close the connection now that it is idle
+          if (socket !== null && (socket as unknown as { _httpMessage?: unknown })._httpMessage == null) socket.end()
+        })
+      })
+    }
+  })
+}
+
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const secretParams = ['file_url', ...(config.keySources.queryParam !== undefined ? [config.keySources.queryParam] : [])]
   const transport = deps.logger === undefined && config.logFormat === 'pretty' ? prettyTransport() : undefined
@@ -108,7 +149,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     connectionTimeout: 5 * 60_000,
     keepAliveTimeout: 72_000,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // during shutdown a request already on an open connection is served (and
+    // its connection then closed: drainOnClose()); new connections are refused
+    return503OnClosing: false,
+    // a malformed URL (/metrics%ff) answers in the contract's shape
+    frameworkErrors: (err, _request, reply) => {
+      const failure = new AppError('INVALID_PARAMETER', err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL: its path is not valid percent-encoding' : 'Malformed request')
+      const answer = reply as unknown as FastifyReply
+      answer.code(failure.statusCode).type('application/json; charset=utf-8').send(`${JSON.stringify(errorBody(failure))}\n`)
+    },
     forceCloseConnections: 'idle',
     clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
@@ -143,6 +192,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // first, so that requests refused by auth are counted too
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  drainOnClose(app)
   await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys), sources: config.keySources })
   await app.register(earlyAnswers)
   await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })

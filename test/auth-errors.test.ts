@@ -94,7 +94,9 @@ describe('API keys', () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200)
     const ready = await fetch(`${gw.url}/readyz`)
     assert.equal(ready.status, 200)
-    assert.deepEqual(await ready.json(), { status: 'ready', bucket: s3.bucket })
+    assert.deepEqual(await ready.json(), { status: 'ready' }, 'no bucket name to a caller without a key')
+    const keyed = await fetch(`${gw.url}/readyz`, { headers: { authorization: `Bearer ${KEYS[0] ?? ''}` } })
+    assert.deepEqual(await keyed.json(), { status: 'ready', bucket: s3.bucket })
   })
 
   it('answers 401 to Expect: 100-continue before the body is sent', async () => {

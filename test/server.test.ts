@@ -270,6 +270,8 @@ describe('the server process', { timeout: 120_000 }, () => {
       assert.equal((await fetch(`${running.url}/healthz`, { headers: { 'x-request-id': 'probe-42' } })).status, 200)
       assert.equal((await fetch(`${running.url}/readyz`)).status, 503)
       await logged(running, 'probe-42')
+      // the SDK retries before the bucket check gives up: wait for its line
+      await logged(running, 'is unreachable')
       assert.match(running.output(), new RegExp(`S3_ENDPOINT http://127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\): check S3_ENDPOINT`))
       const lines = running.output().split('\n').filter((l) => l.startsWith('{'))
       const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'probe-42')

@@ -2,12 +2,13 @@
 // files pass, and each kind of breakage is caught with a message.
 /* eslint-disable no-template-curly-in-string -- the strings are compose files, whose ${VAR} is not JavaScript */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import { PLUGIN_ROOT } from '../../src/dify/endpoints.js'
-import { checkCompose, checkDockerfile, composeVariables } from '../../scripts/deploy-checks.js'
+import { checkCompose, checkDockerfile, checkReplicasOverride, composeVariables } from '../../scripts/deploy-checks.js'
+import { checkKubernetes } from '../../scripts/k8s-checks.js'
 
 const read = (file: string): string => readFileSync(join(PLUGIN_ROOT, file), 'utf8')
 const schema = JSON.parse(readFileSync(join(PLUGIN_ROOT, 'scripts', 'schemas', 'compose-spec.json'), 'utf8')) as Record<string, unknown>
@@ -78,6 +79,58 @@ describe('deployment checks', () => {
     ]
     for (const [what, edit, expected] of cases) {
       it(`fails on ${what}`, () => { assert.match(dockerProblems(edit), expected) })
+    }
+  })
+
+  describe('deploy/compose/replicas.yml (three replicas behind nginx)', () => {
+    const override = read('deploy/compose/replicas.yml')
+    const problems = (edit: (t: string) => string): string => {
+      const edited = edit(override)
+      assert.notEqual(edited, override, 'the edit applies')
+      return checkReplicasOverride(compose, edited, schema, envExample, PLUGIN_ROOT).join('\n')
+    }
+    it('passes merged onto docker-compose.yml', () => {
+      assert.deepEqual(checkReplicasOverride(compose, override, schema, envExample, PLUGIN_ROOT), [])
+    })
+    const cases: Array<[string, (t: string) => string, RegExp]> = [
+      ['one replica', (t) => t.replace('replicas: 3', 'replicas: 1'), /deploy\.replicas must be 2 or more/],
+      ['replicas sharing the host port', (t) => t.replace('    ports: !reset []\n', ''), /cannot share a host port/],
+      ['a proxy config that does not exist', (t) => t.replace('./deploy/nginx/dify-s3-gateway.conf', './deploy/nginx/missing.conf'), /mounts \.\/deploy\/nginx\/missing\.conf, which does not exist/],
+      ['an unpinned proxy image', (t) => t.replace('nginx:1.27.5-alpine', 'nginx:latest'), /never latest/],
+      ['a proxy without a healthcheck', (t) => t.replace(/ {4}healthcheck:\n(?: {6}[^\n]+\n)+/, ''), /gateway-proxy: a long-running service needs a healthcheck/]
+    ]
+    for (const [what, edit, expected] of cases) {
+      it(`fails on ${what}`, () => { assert.match(problems(edit), expected) })
+    }
+  })
+
+  describe('deploy/kubernetes', () => {
+    const dir = join(PLUGIN_ROOT, 'deploy', 'kubernetes')
+    const files = Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(join(dir, f), 'utf8')]))
+    const problems = async (file: string, edit: (t: string) => string): Promise<string> => {
+      const edited = edit(files[file] ?? '')
+      assert.notEqual(edited, files[file], 'the edit applies')
+      return (await checkKubernetes({ ...files, [file]: edited })).join('\n')
+    }
+    it('pass: every object valid against the Kubernetes API schema, and our rules', async () => {
+      assert.deepEqual(Object.keys(files).sort(), ['configmap.yaml', 'deployment.yaml', 'hpa.yaml', 'pdb.yaml', 'secret.example.yaml', 'service.yaml'])
+      assert.deepEqual(await checkKubernetes(files), [])
+    })
+    const cases: Array<[string, string, (t: string) => string, RegExp]> = [
+      ['a schema violation (a port that is not a number)', 'deployment.yaml', (t) => t.replace('containerPort: 3000', 'containerPort: three-thousand'), /schema: .*containerPort must be integer/],
+      ['an unknown kind', 'service.yaml', (t) => t.replace('kind: Service', 'kind: Servise'), /v1 Servise is not a Kubernetes API object/],
+      ['readiness on /healthz', 'deployment.yaml', (t) => t.replace('path: /readyz', 'path: /healthz'), /readiness probe must GET \/readyz/],
+      ['no preStop', 'deployment.yaml', (t) => t.replace(/ {10}lifecycle:\n {12}preStop:\n {14}sleep:\n {16}seconds: 10\n/, ''), /preStop sleep/],
+      ['a grace period under SHUTDOWN_TIMEOUT_MS', 'deployment.yaml', (t) => t.replace('terminationGracePeriodSeconds: 60', 'terminationGracePeriodSeconds: 30'), /terminationGracePeriodSeconds \(30\) must exceed/],
+      ['a writable root filesystem', 'deployment.yaml', (t) => t.replace('readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: false'), /readOnlyRootFilesystem must be true/],
+      ['root allowed', 'deployment.yaml', (t) => t.replace('runAsNonRoot: true', 'runAsNonRoot: false'), /runAsNonRoot must be true/],
+      ['no memory limit', 'deployment.yaml', (t) => t.replace(/ {12}limits:\n {14}memory: 512Mi\n/, ''), /memory requests and limits/],
+      ['the latest image', 'deployment.yaml', (t) => t.replace('dify-s3-gateway:0.1.0', 'dify-s3-gateway:latest'), /never latest/],
+      ['a Service selecting nothing', 'service.yaml', (t) => t.replace(/selector:\n {4}app\.kubernetes\.io\/name: dify-s3-gateway/, 'selector:\n    app.kubernetes.io/name: other'), /Service dify-s3-gateway selects no pod/],
+      ['an HPA scaling something else', 'hpa.yaml', (t) => t.replace(/name: dify-s3-gateway\n {2}minReplicas/, 'name: other\n  minReplicas'), /must scale Deployment dify-s3-gateway/]
+    ]
+    for (const [what, file, edit, expected] of cases) {
+      it(`fails on ${what}`, async () => { assert.match(await problems(file, edit), expected) })
     }
   })
 })

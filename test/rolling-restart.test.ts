@@ -1,0 +1,91 @@
+// A rolling restart a proxy never notices (nginx, Kubernetes): from the moment
+// shutdown begins /readyz answers 503, idle keep-alive connections are closed
+// at once (not answered 503 later), a request in flight is served and its
+// answer says Connection: close, and close() resolves when the last transfer
+// has ended.
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import net from 'node:net'
+import { describe, it } from 'node:test'
+import { objectBody, sha256, startGateway, startTestS3, uniqueKey } from './helper.js'
+
+/** a raw connection and everything the server wrote on it */
+function connection (url: string): { socket: net.Socket, received: () => string, closed: Promise<void> } {
+  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.on('error', () => {})
+  const closed = new Promise<void>((resolve) => socket.once('close', () => { resolve() }))
+  return { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed }
+}
+
+async function within<T> (what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: not within ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function until (what: string, condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+describe('shutdown as a rolling restart sees it', { timeout: 60_000 }, () => {
+  it('readyz 503 at once, idle connections closed, the transfer in flight served with Connection: close, then closed', async () => {
+    const s3 = await startTestS3()
+    const gw = await startGateway(s3, { SHUTDOWN_TIMEOUT_MS: '20000' })
+    try {
+      // an idle keep-alive connection, as a proxy keeps in its pool
+      const idle = connection(gw.url)
+      idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+      await until('the first answer', () => idle.received().includes('"status":"ok"'))
+      assert.match(idle.received(), /Connection: keep-alive/i)
+      const answeredBefore = idle.received().length
+
+      // an upload in flight: headers and half its body
+      const key = uniqueKey('rolling.bin')
+      const data = Buffer.alloc(2 * 1024 * 1024, 5)
+      const busy = connection(gw.url)
+      busy.socket.write(`POST /upload/file?s3_key=${key} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${data.length}\r\n\r\n`)
+      busy.socket.write(data.subarray(0, data.length / 2))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+
+      let closedAt = 0
+      const closing = gw.app.close().then(() => { closedAt = Date.now() })
+      await until('shutdown has begun', () => gw.app.draining, 2000)
+      // the closing server takes no new connection: ask its routes over a second listener
+      const probe = http.createServer((req, res) => { gw.app.routing(req, res) })
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+      try {
+        const ready = await fetch(`http://127.0.0.1:${(probe.address() as net.AddressInfo).port}/readyz`)
+        assert.equal(ready.status, 503)
+        assert.equal((await ready.json() as { code: string }).code, 'SERVICE_OVERLOADED')
+      } finally {
+        probe.closeAllConnections()
+        await new Promise((resolve) => probe.close(resolve))
+      }
+
+      await within('the idle connection closed by the server', 5000, idle.closed)
+      assert.equal(idle.received().length, answeredBefore, 'nothing more was written on it: no 503')
+
+      busy.socket.write(data.subarray(data.length / 2))
+      await within('the upload answered and its connection closed', 10_000, busy.closed)
+      const answer = busy.received()
+      assert.match(answer, /^HTTP\/1\.1 201 /, answer.slice(0, 300))
+      assert.match(answer, /\r\nConnection: close\r\n/i, 'the answer closes its connection')
+      assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { sha256: string }).sha256, sha256(data))
+      await within('close() resolves once the last transfer ended', 5000, closing)
+      assert.ok(closedAt > 0)
+      assert.equal((await objectBody(s3, key))?.length, data.length)
+    } finally {
+      await gw.close().catch(() => {})
+      await s3.close()
+    }
+  })
+})

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 import { PLUGIN_ROOT } from '../../src/dify/endpoints.js'
 import { runnableBlocks } from '../../scripts/check-readme.js'
 
-const DOCS = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', 'docs/API.md', 'docs/s3-servers.md', 'bench/README.md', 'scripts/schemas/README.md']
+const DOCS = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', 'docs/API.md', 'docs/s3-servers.md', 'bench/README.md', 'scripts/schemas/README.md', 'deploy/kubernetes/README.md']
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens */
 function slug (heading: string): string {

@@ -60,9 +60,14 @@ function prettyTransport (): { target: string, options: Record<string, unknown> 
 
 /**
  * A request's URL for the log: a file_url in the query is a signed Dify URL (a
- * credential for 5 minutes), and API_KEY_QUERY_PARAM a key. Parameters are
- * matched by their decoded name, so that `file%5Furl=` is redacted too.
+ * credential for 5 minutes), and API_KEY_QUERY_PARAM a key; a parameter named
+ * like a credential (api_key, token, sign, X-Amz-Signature, …) is redacted
+ * even when no setting names it. Parameters are matched by their decoded
+ * name, so that `file%5Furl=` is redacted too.
  */
+/** query parameters that carry credentials wherever they appear, configured or not (a key sent by mistake, a signature) */
+const CREDENTIAL_PARAM = /^(api[_-]?key|apikey|access[_-]?token|token|auth|authorization|password|secret|sign|signature|x-amz-signature|x-amz-credential|x-amz-security-token)$/i
+
 export function loggedUrl (url: string, secretParams: readonly string[] = ['file_url']): string {
   const at = url.indexOf('?')
   if (at === -1) return url
@@ -73,7 +78,7 @@ export function loggedUrl (url: string, secretParams: readonly string[] = ['file
     try {
       name = decodeURIComponent(raw.replace(/\+/g, ' '))
     } catch {}
-    return secretParams.includes(name) ? `${raw}=[redacted]` : pair
+    return secretParams.includes(name) || CREDENTIAL_PARAM.test(name) ? `${raw}=[redacted]` : pair
   })
   return `${url.slice(0, at)}?${pairs.join('&')}`
 }

@@ -93,5 +93,7 @@ describe('Dify\'s ways of sending a key and a body', () => {
     assert.equal(loggedUrl('/upload/url?file%5Furl=http%3A%2F%2Fx%2Ffiles%3Fsign%3Dsecret&s3_key=a'), '/upload/url?file%5Furl=[redacted]&s3_key=a')
     assert.equal(loggedUrl('/x?api_key=k&file_url=u&other=1', ['file_url', 'api_key']), '/x?api_key=[redacted]&file_url=[redacted]&other=1')
     assert.equal(loggedUrl('/x?%zz=1'), '/x?%zz=1')
+    // a key sent where no API_KEY_QUERY_PARAM is set, and signatures, are credentials too
+    assert.equal(loggedUrl('/list?api_key=k1&apiKey=k2&token=t&X-Amz-Signature=s&sign=g&prefix=a%2F'), '/list?api_key=[redacted]&apiKey=[redacted]&token=[redacted]&X-Amz-Signature=[redacted]&sign=[redacted]&prefix=a%2F')
   })
 })

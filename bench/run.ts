@@ -38,7 +38,7 @@ interface PartSettings {
   partMiB: number
   concurrency: number
 }
-const API_KEY = 'bench-key'
+const API_KEY = 'bench-key-0123456789abcdef'
 const VIAS: Via[] = ['service', 'relay', 'sdk', 'direct']
 
 /** one timed transfer, and what to check or clean up after the clock stops */

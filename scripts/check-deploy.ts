@@ -132,7 +132,7 @@ async function replay (): Promise<void> {
     const s3Dir = mkdtempSync(join(tmpdir(), 'dockerfile-replay-s3-'))
     const s3 = await startEmbeddedS3({ directory: s3Dir, buckets: ['replay'] })
     const port = await freePort()
-    const key = 'replay-key'
+    const key = 'replay-key-0123456789abcdef'
     // the image's environment, nothing of this machine's but PATH and HOME
     const env = {
       PATH: process.env.PATH ?? '',

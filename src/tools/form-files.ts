@@ -3,9 +3,11 @@
 // key rules, checksum and size limit; one bad file fails alone and is listed
 // in `failed`; nothing is dropped without a `failed` entry. Fields that shape
 // the upload come before the first file part (Dify and curl send them first);
-// later ones are ignored. A form that breaks after files were stored cannot
-// undo them: the answer lists them and reports the break.
-import multipart, { type MultipartFile } from '@fastify/multipart'
+// later ones are ignored. A form that turns bad (a hostile field name, a
+// limit, a malformed part) stops at once: no file part after the fault is
+// stored (src/transfer/form-parts.ts). A form that breaks after files were
+// stored cannot undo them: the answer lists them and reports the break.
+import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { presignExpiry, uploadLimit } from '../auth/scope.js'
 import { AppError } from '../errors.js'
@@ -13,6 +15,7 @@ import { storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
 import { asAppError } from '../plugins/errors.js'
 import type { ObjectKey } from '../s3/keys.js'
+import { formParts, type FormFile, type FormLimits } from '../transfer/form-parts.js'
 import { ingest } from '../transfer/ingest.js'
 import { uploadAnswer, type UploadAnswer } from './upload-answer.js'
 
@@ -28,18 +31,21 @@ export async function uploadScope (scope: FastifyInstance): Promise<void> {
   scope.removeAllContentTypeParsers()
   scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, scope.getDefaultJsonParser('error', 'error'))
   scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-  await scope.register(multipart, {
-    limits: {
-      // above the upload limit: @fastify/multipart silently truncates at fileSize,
-      // so the UploadGuard must be the one that trips (and fails the upload)
-      fileSize: scope.config.maxUploadBytes + 1,
-      fieldSize: FIELD_MAX_BYTES,
-      fields: 64,
-      files: 16,
-      parts: 128,
-      headerPairs: 64
-    }
-  })
+  // for its content-type parser and request.isMultipart(); the parts are read by formParts()
+  await scope.register(multipart, { limits: formLimits(scope.config.maxUploadBytes) })
+}
+
+export function formLimits (maxUploadBytes: number): FormLimits {
+  return {
+    // above the upload limit: busboy silently truncates at fileSize, so the
+    // UploadGuard must be the one that trips (and fails the upload)
+    fileSize: maxUploadBytes + 1,
+    fieldSize: FIELD_MAX_BYTES,
+    fields: 64,
+    files: 16,
+    parts: 128,
+    headerPairs: 64
+  }
 }
 /** Dify's HTTP node adds this empty part when no file variable resolved */
 export const PLACEHOLDER_PART = '__multipart_placeholder__'
@@ -62,14 +68,14 @@ export interface FormFiles {
 
 export interface FormFileRules {
   /** the key of the `index`-th file part (0-based); an AppError fails that file alone */
-  keyFor: (params: Params, part: MultipartFile, index: number) => ObjectKey
+  keyFor: (params: Params, part: FormFile, index: number) => ObjectKey
   /** whether sha256 and content_type apply (to the first file part only) */
   singleFileParams: (index: number) => boolean
   /** a failure of the first file part fails the request (/upload/file), instead of being listed */
   firstFailureThrows: boolean
 }
 
-function failure (part: MultipartFile | undefined, err: AppError): FailedFile {
+function failure (part: FormFile | undefined, err: AppError): FailedFile {
   return { filename: part?.filename !== undefined && part.filename !== '' ? part.filename : null, code: err.code, message: err.message }
 }
 
@@ -80,10 +86,10 @@ export async function storeFormFiles (request: FastifyRequest, query: Record<str
   const failed: FailedFile[] = []
   let index = 0
   try {
-    for await (const part of request.parts()) {
+    for await (const part of formParts(request.raw, formLimits(app.config.maxUploadBytes))) {
       if (part.type === 'field') {
         if (part.valueTruncated) throw new AppError('PAYLOAD_TOO_LARGE', `The field ${part.fieldname} is longer than ${FIELD_MAX_BYTES} bytes`)
-        if (index === 0 && !(part.fieldname in fields) && typeof part.value === 'string') fields[part.fieldname] = part.value
+        if (index === 0 && !Object.hasOwn(fields, part.fieldname)) fields[part.fieldname] = part.value
         continue
       }
       if (part.fieldname === PLACEHOLDER_PART) {
@@ -118,7 +124,7 @@ export async function storeFormFiles (request: FastifyRequest, query: Record<str
 }
 
 /** Dify's array[file] parts and curl -F: the key of a file under a folder */
-export function inFolder (folder: string, part: MultipartFile): string | undefined {
+export function inFolder (folder: string, part: FormFile): string | undefined {
   const name = part.filename?.split(/[\\/]/).at(-1)
   if (name === undefined || name === '') return undefined
   const base = folder.replace(/\/+$/, '')

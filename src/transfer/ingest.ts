@@ -61,6 +61,12 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   request.on('close', onRequestClose)
   request.on('error', onSourceError)
   if (source !== request) source.on('error', onSourceError)
+  // a part that failed before anyone listened (its form broke) has already
+  // emitted its error: a stream destroyed before it is piped never ends
+  if (source !== request && source.destroyed && !source.readableEnded) {
+    const reason = source.errored ?? new Error('the part was cut short')
+    fail(reason instanceof AppError ? reason : sourceFailure(reason))
+  }
   // pipe, not pipeline: a guard error must not destroy the request, or the
   // client would never read our JSON answer
   try {

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
-import { KeyRing } from './auth/keys.js'
+import { KeyRing, weakKeysProblem } from './auth/keys.js'
 import authPlugin from './plugins/auth.js'
 import earlyAnswers from './plugins/early-answers.js'
 import errorsPlugin, { answerClientError } from './plugins/errors.js'
@@ -198,7 +198,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   drainOnClose(app)
-  await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys), sources: config.keySources })
+  await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys, config.production ? weakKeysProblem : undefined), sources: config.keySources })
   await app.register(earlyAnswers)
   await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })
   await app.register(healthRoutes)

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
-import { KeyRing, plainKey, sha256Of, splitPlainKeys, type ApiKey } from './auth/keys.js'
+import { KeyRing, PLACEHOLDER_SECRETS, plainKey, splitPlainKeys, weakKeysProblem, type ApiKey } from './auth/keys.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -224,10 +224,6 @@ function validateEnv (env: Record<string, string | undefined>, problems: string[
   }
 }
 
-/** Values copied from .env.example that must never run in production */
-export const PLACEHOLDER_SECRETS = ['change-me-please', 'replace-with-a-long-random-key', 'minioadmin']
-export const MIN_KEY_LENGTH = 16
-
 /** run `parse`; a ConfigError becomes a line of `problems` and `fallback` stands in */
 function collect<T> (problems: string[], fallback: T, parse: () => T): T {
   try {
@@ -275,13 +271,8 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       throw new ConfigError(`${env.API_KEYS_FILE !== undefined ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(err as Error).message}`)
     }
   })
-  if (production) {
-    const placeholders = PLACEHOLDER_SECRETS.map(sha256Of)
-    const weak = keys.filter((k) => (k.length !== undefined && k.length < MIN_KEY_LENGTH) || placeholders.some((d) => d.equals(k.digest)))
-    if (weak.length > 0) {
-      problems.push(`${weak.map((k) => k.name).join(', ')}: API keys must be at least ${MIN_KEY_LENGTH} characters and not the .env.example placeholder (NODE_ENV=production; make one with \`openssl rand -hex 32\`)`)
-    }
-  }
+  const weak = production ? weakKeysProblem(keys) : undefined
+  if (weak !== undefined) problems.push(weak)
   const authDisabled = collect(problems, false, () => parseBoolean(env.AUTH_DISABLED, 'AUTH_DISABLED') ?? false)
   if (keys.length === 0 && !authDisabled && !isLoopback(env.HOST)) {
     problems.push(`API_KEYS (or API_KEYS_FILE) is required to listen on ${env.HOST}; set AUTH_DISABLED=true to serve without keys`)

@@ -134,11 +134,30 @@ export function readKeyFile (path: string): ApiKey[] {
  * The accepted keys, swappable while the service runs: `reload()` re-reads
  * API_KEYS_FILE and keeps the keys it had when the file is broken.
  */
+/** Values copied from .env.example (and MinIO's default) that must never be used in production */
+export const PLACEHOLDER_SECRETS = ['change-me-please', 'replace-with-a-long-random-key', 'minioadmin']
+export const MIN_KEY_LENGTH = 16
+
+/** Why production must refuse these keys (too short, a placeholder), named by fingerprint; undefined when none is */
+export function weakKeysProblem (keys: readonly ApiKey[]): string | undefined {
+  const placeholders = PLACEHOLDER_SECRETS.map(sha256Of)
+  const weak = keys.filter((k) => (k.length !== undefined && k.length < MIN_KEY_LENGTH) || placeholders.some((d) => d.equals(k.digest)))
+  if (weak.length === 0) return undefined
+  return `${weak.map((k) => k.name).join(', ')}: API keys must be at least ${MIN_KEY_LENGTH} characters and not the .env.example placeholder (NODE_ENV=production; make one with \`openssl rand -hex 32\`)`
+}
+
 export class KeyRing {
   private current: readonly ApiKey[]
 
-  constructor (private readonly fixed: readonly ApiKey[], private readonly file: string | undefined, initial?: readonly ApiKey[]) {
-    this.current = initial ?? KeyRing.load(fixed, file)
+  /** `check`: a problem with a set of keys that refuses it (production: weakKeysProblem), at start and on every reload */
+  constructor (private readonly fixed: readonly ApiKey[], private readonly file: string | undefined, initial?: readonly ApiKey[], private readonly check?: (keys: readonly ApiKey[]) => string | undefined) {
+    this.current = initial ?? this.checked(KeyRing.load(fixed, file))
+  }
+
+  private checked (keys: ApiKey[]): ApiKey[] {
+    const problem = this.check?.(keys)
+    if (problem !== undefined) throw new KeyFileError(problem)
+    return keys
   }
 
   static load (fixed: readonly ApiKey[], file: string | undefined): ApiKey[] {
@@ -157,7 +176,7 @@ export class KeyRing {
 
   /** Re-read the file; on any problem the previous keys stay and the reason is thrown. */
   reload (): number {
-    this.current = KeyRing.load(this.fixed, this.file)
+    this.current = this.checked(KeyRing.load(this.fixed, this.file))
     return this.current.length
   }
 

@@ -9,7 +9,8 @@ import { Params } from '../params.js'
 import { encodeBase64, encodedLength } from '../transfer/base64.js'
 import { COMMON_ERRORS, KEY_PARAMS, MAX_BYTES_PARAM, PRESIGN_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
-import { maxBytesOf, objectMeta, tooLargeAnswer } from './too-large.js'
+import { objectMeta } from './object-meta.js'
+import { maxBytesOf, tooLargeAnswer } from './too-large.js'
 
 /** Dify's HTTP Request node rejects text responses above 1 MiB */
 export const DIFY_TEXT_LIMIT = 1024 * 1024

@@ -5,7 +5,7 @@ import { objectKey } from '../auth/scope.js'
 import { Params } from '../params.js'
 import { COMMON_ERRORS, KEY_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
-import { objectMeta } from './too-large.js'
+import { objectMeta } from './object-meta.js'
 
 export default defineTool({
   name: 's3_stat_object',

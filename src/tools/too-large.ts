@@ -9,16 +9,12 @@ import type { Params } from '../params.js'
 import type { ObjectKey } from '../s3/keys.js'
 import type { ObjectInfo } from '../s3/store.js'
 import type { TooLargeAnswer } from '../schemas/responses.js'
+import { objectMeta } from './object-meta.js'
 
 export function maxBytesOf (params: Params): number | undefined {
   const value = params.integer('max_bytes')
   if (value !== undefined && value < 0) throw invalidParameter(`max_bytes must be 0 or more (got ${value})`)
   return value
-}
-
-/** What every answer about one object says of it */
-export function objectMeta (bucket: string, key: string, info: ObjectInfo): { bucket: string, key: string, size: number, content_type: string, etag: string, last_modified: string | null } {
-  return { bucket, key, size: info.size, content_type: info.contentType, etag: info.etag, last_modified: info.lastModified?.toISOString() ?? null }
 }
 
 export async function tooLargeAnswer (request: FastifyRequest, params: Params, key: ObjectKey, info: ObjectInfo, maxBytes: number): Promise<TooLargeAnswer> {

@@ -2,7 +2,10 @@
 // one-key-a-line form, and every mistake refused with a reason that names it.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { KeyFileError, KeyRing, parseKeyFile, plainKey, sha256Of } from '../../src/auth/keys.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { KeyFileError, KeyRing, parseKeyFile, plainKey, sha256Of, weakKeysProblem } from '../../src/auth/keys.js'
 
 const refusal = (text: string): string => {
   try {
@@ -69,5 +72,28 @@ describe('API key files', () => {
     assert.throws(() => KeyRing.load(parseKeyFile('keys:\n  - {name: a, key: k1, permissions: [read]}\n  - {name: a, key: k2, permissions: [read]}'), undefined), /two keys are named a/)
     assert.throws(() => KeyRing.load(parseKeyFile('keys:\n  - {name: a, key: k1, permissions: [read]}\n  - {name: b, key: k1, permissions: [list]}'), undefined), /the key named b is given twice/)
     assert.throws(() => KeyRing.load([plainKey('same'), plainKey('same')], undefined), /two keys are named key-/)
+  })
+})
+
+describe('production keys (weakKeysProblem)', () => {
+  it('names keys under 16 characters and the .env.example placeholder by fingerprint, never the key', () => {
+    const problem = weakKeysProblem([plainKey('short-key'), plainKey('replace-with-a-long-random-key'), plainKey('a-good-key-of-32-characters-abcd')]) ?? ''
+    assert.match(problem, /^key-[0-9a-f]{8}, key-[0-9a-f]{8}: API keys must be at least 16 characters/)
+    assert.ok(!problem.includes('short-key'))
+    assert.equal(weakKeysProblem([plainKey('a-good-key-of-32-characters-abcd')]), undefined)
+  })
+
+  it('a SIGHUP reload that brings a weak key is refused, and the keys in force stay', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'keys-')), 'keys.yaml')
+    writeFileSync(file, 'keys:\n  - name: good\n    key: a-good-key-of-32-characters-abcd\n    permissions: [read]\n')
+    const ring = new KeyRing([], file, undefined, weakKeysProblem)
+    assert.deepEqual(ring.keys.map((k) => k.name), ['good'])
+    writeFileSync(file, 'keys:\n  - name: weak\n    key: tiny\n    permissions: [read]\n')
+    assert.throws(() => ring.reload(), (err: Error) => err instanceof KeyFileError && /weak: API keys must be at least 16/.test(err.message))
+    assert.deepEqual(ring.keys.map((k) => k.name), ['good'])
+    assert.equal(ring.match('tiny'), undefined)
+    // a key given by its sha256 cannot be measured: accepted
+    writeFileSync(file, `keys:\n  - name: hashed\n    sha256: ${sha256Of('whatever').toString('hex')}\n    permissions: [read]\n`)
+    assert.equal(ring.reload(), 1)
   })
 })

@@ -1,7 +1,15 @@
 // HTTP header helpers for the tools: Content-Disposition, Range, dates,
 // the stored Content-Type.
 import mime from 'mime-types'
-import type { Conditions, ObjectInfo } from '../s3/store.js'
+import type { ObjectInfo } from '../s3/store.js'
+
+/** A request's conditional headers (RFC 9110 §13.1), dates parsed by httpDate */
+export interface Conditions {
+  ifMatch?: string | undefined
+  ifNoneMatch?: string | undefined
+  ifModifiedSince?: Date | undefined
+  ifUnmodifiedSince?: Date | undefined
+}
 
 /**
  * `attachment; filename="<ascii>"; filename*=UTF-8''<pct>` from the key's last

@@ -109,13 +109,10 @@ function timedOut (ms: number): Error {
   return Object.assign(new Error(`No answer from the S3 server for ${ms} ms`), { code: 'ETIMEDOUT' })
 }
 
-/** GetObject's options, as S3 takes them: `range` one `bytes=` range, the conditions as the client sent them */
+/** GetObject's options: `range` one `bytes=` range, `ifMatch` an ETag the object must still have */
 export interface GetOptions {
   range?: string | undefined
   ifMatch?: string | undefined
-  ifNoneMatch?: string | undefined
-  ifModifiedSince?: Date | undefined
-  ifUnmodifiedSince?: Date | undefined
 }
 
 /** a 200 or 206 answer to GetObject: its headers, and its body still to be read */
@@ -176,7 +173,7 @@ export class SignedS3 {
 
   /**
    * GetObject. Resolves on S3's answer with the body unread; any other
-   * answer than 200 or 206 (a 304 too) rejects like the SDK. `signal` bounds
+   * answer than 200 or 206 (a 412 for a replaced object too) rejects like the SDK. `signal` bounds
    * the wait for that answer, retries included; the body is then bounded by
    * the socket's idle timeout (S3_TIMEOUT_MS), and destroying it closes the
    * connection.
@@ -225,13 +222,7 @@ export class SignedS3 {
 
   private async getOnce (key: string, options: GetOptions, signal: AbortSignal | undefined): Promise<GetAnswer> {
     const { timeoutMs } = this.target
-    const conditions: Record<string, string | undefined> = {
-      range: options.range,
-      'if-match': options.ifMatch,
-      'if-none-match': options.ifNoneMatch,
-      'if-modified-since': options.ifModifiedSince?.toUTCString(),
-      'if-unmodified-since': options.ifUnmodifiedSince?.toUTCString()
-    }
+    const conditions: Record<string, string | undefined> = { range: options.range, 'if-match': options.ifMatch }
     const headers: Record<string, string> = { 'x-amz-content-sha256': EMPTY_SHA256 }
     for (const [name, value] of Object.entries(conditions)) if (value !== undefined) headers[name] = value
     const req = await this.open('GET', key, {}, headers, signal)

@@ -15,7 +15,7 @@ import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
 import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
-import { statusOf, toAppError } from './errors.js'
+import { toAppError } from './errors.js'
 import { BucketObjects, MAX_SINGLE_COPY } from './objects.js'
 import { DirectUploads } from './direct.js'
 
@@ -29,17 +29,18 @@ export interface ObjectInfo {
   lastModified: Date | undefined
 }
 
-/** Conditional request headers, passed to S3 as they are */
-export interface Conditions {
+/**
+ * What a read asks S3 for: one `bytes=` range, and the ETag the service has
+ * checked the client's conditions against (then a replaced object is 412).
+ * The client's own conditional headers are evaluated by the service
+ * (src/http/headers.ts) and never sent on.
+ */
+export interface ReadOptions {
+  range?: string | undefined
   ifMatch?: string | undefined
-  ifNoneMatch?: string | undefined
-  ifModifiedSince?: Date | undefined
-  ifUnmodifiedSince?: Date | undefined
 }
 
-export type ReadResult =
-  | { status: 200 | 206, info: ObjectInfo, body: Readable, contentLength: number, contentRange: string | undefined }
-  | { status: 304, info: ObjectInfo }
+export interface ReadResult { status: 200 | 206, info: ObjectInfo, body: Readable, contentLength: number, contentRange: string | undefined }
 
 /** a GetObject's answer, from either path */
 interface Fetched {
@@ -224,14 +225,11 @@ export class ObjectStore {
    * single `bytes=` range. The body streams; its socket stays bounded by the
    * client's idle timeout.
    */
-  async read (key: string, options: Conditions & { range?: string | undefined } = {}): Promise<ReadResult> {
+  async read (key: string, options: ReadOptions = {}): Promise<ReadResult> {
     let out: Fetched
     try {
       out = await this.bounded(key, async (abortSignal) => await this.getObject(key, options, abortSignal))
     } catch (err) {
-      // s3rver names it "304", Ceph "Unknown" and sends no ETag: the status
-      // decides, and the validators come from HeadObject.
-      if (statusOf(err) === 304) return { status: 304, info: await this.head(key) }
       const mapped = toAppError(err, key)
       if (mapped.code === 'RANGE_NOT_SATISFIABLE') {
         const { size } = await this.head(key)
@@ -255,8 +253,8 @@ export class ObjectStore {
     }
   }
 
-  /** GetObject, through signed.ts when the store can (the SDK otherwise); a 304 or an error answer rejects */
-  private async getObject (key: string, options: Conditions & { range?: string | undefined }, abortSignal: AbortSignal): Promise<Fetched> {
+  /** GetObject, through signed.ts when the store can (the SDK otherwise); an error answer rejects */
+  private async getObject (key: string, options: ReadOptions, abortSignal: AbortSignal): Promise<Fetched> {
     const direct = await this.signed()
     if (direct !== undefined) {
       const { headers, body } = await direct.get(key, options, abortSignal)
@@ -274,10 +272,7 @@ export class ObjectStore {
       Bucket: this.bucket,
       Key: key,
       Range: options.range,
-      IfMatch: options.ifMatch,
-      IfNoneMatch: options.ifNoneMatch,
-      IfModifiedSince: options.ifModifiedSince,
-      IfUnmodifiedSince: options.ifUnmodifiedSince
+      IfMatch: options.ifMatch
     }), { abortSignal })
     return {
       body: out.Body as Readable,

@@ -52,9 +52,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, params: Par
   const maxBytes = maxBytesOf(params)
   const expiry = presignExpiry(request, params)
   const presignedUrl = expiry !== undefined ? await store.presign(key.storedKey, 'GET', expiry) : undefined
-  const result = await store.read(key.storedKey)
-  if (result.status === 304) throw new Error('download/base64: unconditional read answered 304')
-  const { info, body } = result
+  const { info, body } = await store.read(key.storedKey)
   if (maxBytes !== undefined && info.size > maxBytes) {
     body.destroy()
     return await reply.code(200).send(await tooLargeAnswer(request, params, key, info, maxBytes))

@@ -4,10 +4,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { objectKey, presignExpiry } from '../auth/scope.js'
 import { AppError } from '../errors.js'
-import { attachmentDisposition, evaluatePreconditions, httpDate, singleByteRange } from '../http/headers.js'
+import { attachmentDisposition, evaluatePreconditions, httpDate, singleByteRange, type Conditions } from '../http/headers.js'
 import { Params } from '../params.js'
 import type { ObjectKey } from '../s3/keys.js'
-import type { Conditions, ObjectInfo } from '../s3/store.js'
+import type { ObjectInfo } from '../s3/store.js'
 import { COMMON_ERRORS, KEY_PARAMS, MAX_BYTES_PARAM, PRESIGN_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
 import { maxBytesOf, tooLargeAnswer } from './too-large.js'
@@ -102,7 +102,6 @@ async function download (request: FastifyRequest, reply: FastifyReply, { key, pr
     }
   }
   reply.headers(presignHeaders)
-  if (result.status === 304) return await notModified(reply, result.info)
   if (maxBytes !== undefined && result.contentLength > maxBytes) {
     result.body.destroy()
     return await reply.code(200).send(await tooLargeAnswer(request, params, key, result.info, maxBytes))

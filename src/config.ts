@@ -187,7 +187,7 @@ function readFileSetting (path: string, name: string): string {
   }
 }
 
-function isLoopback (host: string): boolean {
+export function isLoopback (host: string): boolean {
   if (host === 'localhost') return true
   const bare = host.replace(/^\[|\]$/g, '')
   if (isIP(bare) === 4) return bare.startsWith('127.')

@@ -22,7 +22,7 @@ import healthRoutes from './routes/health.js'
 import httpFace from './faces/http.js'
 import mcpFace from './faces/mcp.js'
 import { VERSION } from './version.js'
-import { AppError, errorBody } from './errors.js'
+import { AppError, errorJson } from './errors.js'
 import { TOOLS } from './tools/index.js'
 
 declare module 'fastify' {
@@ -58,6 +58,9 @@ function prettyTransport (): { target: string, options: Record<string, unknown> 
   }
 }
 
+/** query parameters that carry credentials wherever they appear, configured or not (a key sent by mistake, a signature) */
+const CREDENTIAL_PARAM = /^(api[_-]?key|apikey|access[_-]?token|token|auth|authorization|password|secret|sign|signature|x-amz-signature|x-amz-credential|x-amz-security-token)$/i
+
 /**
  * A request's URL for the log: a file_url in the query is a signed Dify URL (a
  * credential for 5 minutes), and API_KEY_QUERY_PARAM a key; a parameter named
@@ -65,9 +68,6 @@ function prettyTransport (): { target: string, options: Record<string, unknown> 
  * even when no setting names it. Parameters are matched by their decoded
  * name, so that `file%5Furl=` is redacted too.
  */
-/** query parameters that carry credentials wherever they appear, configured or not (a key sent by mistake, a signature) */
-const CREDENTIAL_PARAM = /^(api[_-]?key|apikey|access[_-]?token|token|auth|authorization|password|secret|sign|signature|x-amz-signature|x-amz-credential|x-amz-security-token)$/i
-
 export function loggedUrl (url: string, secretParams: readonly string[] = ['file_url']): string {
   const at = url.indexOf('?')
   if (at === -1) return url
@@ -161,7 +161,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     frameworkErrors: (err, _request, reply) => {
       const failure = new AppError('INVALID_PARAMETER', err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL: its path is not valid percent-encoding' : 'Malformed request')
       const answer = reply as unknown as FastifyReply
-      answer.code(failure.statusCode).type('application/json; charset=utf-8').send(`${JSON.stringify(errorBody(failure))}\n`)
+      answer.code(failure.statusCode).type('application/json; charset=utf-8').send(errorJson(failure))
     },
     forceCloseConnections: 'idle',
     clientErrorHandler: answerClientError,

@@ -64,6 +64,11 @@ export function errorBody (err: AppError): ErrorBody {
   }
 }
 
+/** The error body as an answer's text: JSON and a newline, for answers written without Fastify's reply */
+export function errorJson (err: AppError): string {
+  return `${JSON.stringify(errorBody(err))}\n`
+}
+
 export const missingKey = (): AppError => new AppError('MISSING_KEY', 'Missing required parameter: s3_key or filename')
 export const invalidParameter = (message: string): AppError => new AppError('INVALID_PARAMETER', message)
 export const payloadTooLarge = (limit: number, what = 'upload'): AppError =>

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { AppError, errorBody, payloadTooLarge } from '../errors.js'
+import { AppError, errorJson, payloadTooLarge } from '../errors.js'
 import type { Permission } from '../auth/keys.js'
 import { forbidden } from '../auth/scope.js'
 
@@ -62,8 +62,7 @@ async function earlyAnswers (app: FastifyInstance): Promise<void> {
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const failure = new AppError('EXPECTATION_FAILED', `Expect: ${String(request.headers.expect).slice(0, 40)} is not supported (only 100-continue is)`)
     request.resume()
-    response.writeHead(failure.statusCode, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
-    response.end(`${JSON.stringify(errorBody(failure))}\n`)
+    answerAndClose(response, failure)
   })
 
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
@@ -75,9 +74,14 @@ async function earlyAnswers (app: FastifyInstance): Promise<void> {
       return
     }
     // the body was never sent: answer and close, there is nothing to drain
-    response.writeHead(failure.statusCode, { ...failure.headers, 'content-type': 'application/json; charset=utf-8', connection: 'close' })
-    response.end(`${JSON.stringify(errorBody(failure))}\n`)
+    answerAndClose(response, failure)
   })
+}
+
+/** An error answered before Fastify sees the request, on a connection that then closes */
+function answerAndClose (response: ServerResponse, failure: AppError): void {
+  response.writeHead(failure.statusCode, { ...failure.headers, 'content-type': 'application/json; charset=utf-8', connection: 'close' })
+  response.end(errorJson(failure))
 }
 
 export default fp(earlyAnswers, { name: 'early-answers' })

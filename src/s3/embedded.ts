@@ -72,6 +72,14 @@ interface KoaContext {
 
 const xml = (text: string): string => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
 
+/** answer as S3 does: an XML <Error> with its code, message and detail elements */
+function s3Error (ctx: KoaContext, status: number, code: string, message: string, detail: Record<string, string> = {}): void {
+  ctx.status = status
+  ctx.type = 'application/xml'
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${xml(message)}</Message>` +
+    Object.entries(detail).map(([name, value]) => `<${name}>${xml(value)}</${name}>`).join('') + '</Error>'
+}
+
 function multipartUploadsMiddleware (directory: string) {
   const uploadsDir = (bucket: string): string => join(directory, bucket, '._S3rver_uploads')
   return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
@@ -81,20 +89,15 @@ function multipartUploadsMiddleware (directory: string) {
       const dir = join(uploadsDir(bucket), uploadId)
       const exists = await stat(dir).then(() => true, () => false)
       await rm(dir, { recursive: true, force: true })
-      ctx.status = exists ? 204 : 404
-      if (!exists) {
-        ctx.type = 'application/xml'
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${xml(uploadId)}</UploadId></Error>`
-      }
+      if (exists) ctx.status = 204
+      else s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId })
       return
     }
     if (ctx.method === 'GET' && typeof uploadId === 'string' && keyParts.length > 0 && /^[0-9a-f]+$/.test(uploadId)) {
       const dir = join(uploadsDir(bucket), uploadId)
       const names = await readdir(dir).catch(() => undefined)
-      ctx.type = 'application/xml'
       if (names === undefined) {
-        ctx.status = 404
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message><UploadId>${xml(uploadId)}</UploadId></Error>`
+        s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId })
         return
       }
       const parts: string[] = []
@@ -106,6 +109,7 @@ function multipartUploadsMiddleware (directory: string) {
         parts.push(`<Part><PartNumber>${name}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${digest.digest('hex')}"</ETag><Size>${info.size}</Size></Part>`)
       }
       ctx.status = 200
+      ctx.type = 'application/xml'
       ctx.body = '<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
         `<Bucket>${xml(bucket)}</Bucket><Key>${xml(keyParts.join('/'))}</Key><UploadId>${uploadId}</UploadId><MaxParts>10000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`
       return
@@ -250,26 +254,15 @@ function keysAndRangesMiddleware (store: MetadataStore) {
         source = decodeURIComponent(copySource.replace(/\?.*$/, '')).replace(/^\/+/, '')
       } catch {}
       if (unstorableKey(source.slice(source.indexOf('/') + 1)) !== undefined) {
-        ctx.status = 404
-        ctx.type = 'application/xml'
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xml(source)}</Key></Error>`
+        s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.', { Key: source })
         return
       }
     }
     if (problem !== undefined) {
-      if (ctx.method === 'GET' || ctx.method === 'HEAD') {
-        ctx.status = 404
-        if (ctx.method === 'GET') {
-          ctx.type = 'application/xml'
-          ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xml(key)}</Key></Error>`
-        }
-      } else if (ctx.method === 'DELETE' && ctx.query.uploadId === undefined) {
-        ctx.status = 204
-      } else {
-        ctx.status = 400
-        ctx.type = 'application/xml'
-        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>KeyTooLongError</Code><Message>The development storage cannot store this key: it has ${xml(problem)}.</Message></Error>`
-      }
+      if (ctx.method === 'HEAD') ctx.status = 404
+      else if (ctx.method === 'GET') s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.', { Key: key })
+      else if (ctx.method === 'DELETE' && ctx.query.uploadId === undefined) ctx.status = 204
+      else s3Error(ctx, 400, 'KeyTooLongError', `The development storage cannot store this key: it has ${problem}.`)
       return
     }
     const range = ctx.headers.range

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SETTINGS } from '../src/config.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const fail = (message: string): never => { console.error(`check-readme: ${message}`); process.exit(1) }
@@ -31,9 +32,8 @@ async function main (): Promise<void> {
   const blocks = runnableBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'))
   if (blocks.length === 0) fail('no block of README.md is marked <!-- readme-check: run -->')
   const work = mkdtempSync(join(tmpdir(), 'readme-check-'))
-  const env: NodeJS.ProcessEnv = {}
   // a fresh shell's environment: none of the service's settings
-  for (const [name, value] of Object.entries(process.env)) if (!/^(S3_|API_KEY|BUCKET|HOST$|PORT$|PUBLIC_URL|NODE_ENV|DATA_DIR|AUTH_)/.test(name)) env[name] = value
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
   const server = spawn('npm', ['start'], { cwd: ROOT, env: { ...env, DATA_DIR: join(work, 'data') }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   server.stdout.on('data', (c: Buffer) => { output += c.toString() })

@@ -58,6 +58,9 @@ const EnvSchema = Type.Object({
 })
 type Env = Static<typeof EnvSchema>
 
+/** the name of every setting the service reads from its environment */
+export const SETTINGS: readonly string[] = Object.keys(EnvSchema.properties)
+
 export type ChecksumMode = 'when_required' | 'when_supported'
 
 export interface S3Config {

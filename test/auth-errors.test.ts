@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { loadRouteTable } from '../src/dify/endpoints.js'
-import { type Gateway, gatewaySuite, logCapture, objectBody, putObject, startGateway, startTestS3, type TestS3, uniqueKey, unlessS3rver } from './helper.js'
+import { freePort, type Gateway, gatewaySuite, logCapture, objectBody, putObject, startGateway, startTestS3, type TestS3, uniqueKey, unlessS3rver } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
@@ -16,15 +16,6 @@ const TOOL_ROUTES: Array<[string, string]> = loadRouteTable().map((route) => [ro
 
 /** API.md: the routes that need no key */
 const PUBLIC_PATHS = ['/healthz', '/readyz', '/openapi.json']
-
-/** a loopback port with nothing listening */
-async function closedPort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('API keys', () => {
   let s3: TestS3
@@ -240,7 +231,7 @@ describe('errors', () => {
   describe('S3 unreachable', () => {
     let down: Gateway
     before(async () => {
-      down = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${await closedPort()}` }, { S3_TIMEOUT_MS: '3000' })
+      down = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${await freePort()}` }, { S3_TIMEOUT_MS: '3000' })
     })
     after(async () => { await down.close() })
 

@@ -3,6 +3,7 @@
 // S3 client to check what really is in the bucket.
 import { randomBytes, createHash } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable, type Readable } from 'node:stream'
@@ -22,7 +23,7 @@ import {
 import { after, before } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from '../src/app.js'
-import { loadConfig, type Config } from '../src/config.js'
+import { loadConfig, SETTINGS, type Config } from '../src/config.js'
 import { startEmbeddedS3 } from '../src/s3/embedded.js'
 
 /** where browser tests keep their screenshots (not tracked) */
@@ -202,6 +203,20 @@ export async function postJson (url: string, body: unknown): Promise<JsonAnswer>
 }
 
 /** A key no other test uses. */
+/** this process's environment without any setting of the service: a child started with it runs as on a fresh machine */
+export function settingsFreeEnv (): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
+}
+
+/** a loopback port with nothing listening on it (a closed port, or one to give a child process) */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
 export function uniqueKey (name: string): string {
   return `t-${randomBytes(5).toString('hex')}/${name}`
 }

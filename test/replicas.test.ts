@@ -17,26 +17,17 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { PLUGIN_ROOT } from '../src/dify/endpoints.js'
-import { objectBody, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
+import { freePort, objectBody, settingsFreeEnv, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
 const NGINX = '/usr/sbin/nginx'
 const KEY = 'replica-test-key-0123456789abcdef'
 const MiB = 1024 * 1024
 const SERVER = ['--import', 'tsx', 'src/server.ts']
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function waitFor (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms
@@ -49,8 +40,7 @@ async function waitFor (what: string, check: () => Promise<boolean>, ms = 30_000
 interface Replica { port: number, child: ChildProcess | undefined, output: string }
 
 function startReplica (replica: Replica, s3: TestS3): void {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) if (!/^(S3_|API_KEY|BUCKET|HOST$|PORT$|PUBLIC_URL|NODE_ENV|DATA_DIR|AUTH_|LOG_)/.test(name)) env[name] = value
+  const env = settingsFreeEnv()
   const child = spawn(process.execPath, SERVER, {
     cwd: PLUGIN_ROOT,
     env: {

@@ -10,18 +10,14 @@ import { join } from 'node:path'
 import http from 'node:http'
 import { describe, it } from 'node:test'
 import { send } from './http.js'
-import { countUnfinishedUploads, eventually, noUnfinishedUploads, objectBody, putObject, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
+import { countUnfinishedUploads, eventually, freePort, settingsFreeEnv, noUnfinishedUploads, objectBody, putObject, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
 const SERVER = ['--import', 'tsx', 'src/server.ts']
 
 /** the environment without anything of ours, as on a fresh machine */
 function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(S3_|API_KEYS|BUCKET_NAME|KEY_PREFIX|NODE_ENV|HOST|PORT|DATA_DIR|LOG_LEVEL|LOG_FORMAT|AUTH_DISABLED|EMBEDDED_S3_PORT|PUBLIC_URL)/.test(name)) env[name] = value
-  }
   // the embedded S3's fixed port (4568) would collide with a developer's npm start
-  return { ...env, EMBEDDED_S3_PORT: '0', ...extra }
+  return { ...settingsFreeEnv(), EMBEDDED_S3_PORT: '0', ...extra }
 }
 
 interface Running { child: ChildProcess, output: () => string, url: string }
@@ -215,10 +211,7 @@ describe('the server process', { timeout: 120_000 }, () => {
   })
 
   it('the embedded S3 listens on a fixed port (EMBEDDED_S3_PORT), so its presigned URLs survive a restart', async () => {
-    const probe = net.createServer()
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-    const s3Port = String((probe.address() as net.AddressInfo).port)
-    await new Promise((resolve) => probe.close(resolve))
+    const s3Port = String(await freePort())
     const dataDir = mkdtempSync(join(tmpdir(), 'gw-dev-'))
     let running = await start({ DATA_DIR: dataDir, EMBEDDED_S3_PORT: s3Port })
     let presigned: string
@@ -261,10 +254,7 @@ describe('the server process', { timeout: 120_000 }, () => {
   })
 
   it('starts while S3 is down (/healthz 200, /readyz 503), logging JSON lines with the request id in production', async () => {
-    const server = net.createServer()
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as net.AddressInfo
-    await new Promise((resolve) => server.close(resolve))
+    const port = await freePort()
     const running = await start({ NODE_ENV: 'production', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', BUCKET_NAME: 'dify' })
     try {
       assert.equal((await fetch(`${running.url}/healthz`, { headers: { 'x-request-id': 'probe-42' } })).status, 200)

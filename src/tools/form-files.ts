@@ -31,8 +31,9 @@ export async function uploadScope (scope: FastifyInstance): Promise<void> {
   scope.removeAllContentTypeParsers()
   scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, scope.getDefaultJsonParser('error', 'error'))
   scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-  // for its content-type parser and request.isMultipart(); the parts are read by formParts()
-  await scope.register(multipart, { limits: formLimits(scope.config.maxUploadBytes) })
+  // for its content-type parser and request.isMultipart() only: the parts,
+  // and the limits, are formParts()'s
+  await scope.register(multipart)
 }
 
 export function formLimits (maxUploadBytes: number): FormLimits {

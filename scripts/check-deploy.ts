@@ -23,10 +23,11 @@ const fail = (message: string): never => { console.error(`check-deploy: ${messag
 async function staticChecks (): Promise<void> {
   const schemaPath = join(ROOT, 'scripts', 'schemas', 'compose-spec.json')
   if (!existsSync(schemaPath)) fail(`${schemaPath} is missing`)
-  const compose = checkCompose(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), JSON.parse(readFileSync(schemaPath, 'utf8')), readFileSync(join(ROOT, '.env.example'), 'utf8'))
-  const docker = checkDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), ROOT)
-  const replicas = checkReplicasOverride(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), readFileSync(join(ROOT, 'deploy', 'compose', 'replicas.yml'), 'utf8'),
-    JSON.parse(readFileSync(schemaPath, 'utf8')), readFileSync(join(ROOT, '.env.example'), 'utf8'), ROOT)
+  const read = (...path: string[]): string => readFileSync(join(ROOT, ...path), 'utf8')
+  const [composeText, schema, envExample] = [read('docker-compose.yml'), JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown>, read('.env.example')]
+  const compose = checkCompose(composeText, schema, envExample)
+  const docker = checkDockerfile(read('Dockerfile'), ROOT)
+  const replicas = checkReplicasOverride(composeText, read('deploy', 'compose', 'replicas.yml'), schema, envExample, ROOT)
   const k8sDir = join(ROOT, 'deploy', 'kubernetes')
   const kubernetes = await checkKubernetes(Object.fromEntries(readdirSync(k8sDir).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(join(k8sDir, f), 'utf8')])))
   for (const p of compose) console.error(`docker-compose.yml: ${p}`)

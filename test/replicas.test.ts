@@ -22,20 +22,15 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { PLUGIN_ROOT } from '../src/dify/endpoints.js'
-import { freePort, objectBody, settingsFreeEnv, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
+import { eventually, freePort, objectBody, settingsFreeEnv, sha256, startTestS3, uniqueKey, type TestS3 } from './helper.js'
 
 const NGINX = '/usr/sbin/nginx'
 const KEY = 'replica-test-key-0123456789abcdef'
 const MiB = 1024 * 1024
 const SERVER = ['--import', 'tsx', 'src/server.ts']
 
-async function waitFor (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+/** whether a server answers /healthz (a refused connection is a no) */
+const answers = async (url: string): Promise<boolean> => await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
 
 interface Replica { port: number, child: ChildProcess | undefined, output: string }
 
@@ -99,13 +94,13 @@ describe('replicas behind nginx: a kill and a rolling restart under load', { ski
     let nginx: ChildProcess | undefined
     try {
       for (const r of replicas) startReplica(r, s3)
-      for (const r of replicas) await waitFor(`replica :${r.port}`, async () => (await fetch(`http://127.0.0.1:${r.port}/healthz`)).ok)
+      for (const r of replicas) await eventually(`replica :${r.port}`, async () => await answers(`http://127.0.0.1:${r.port}`), 30_000)
       writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, proxyPort, replicas))
       nginx = spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] })
       let nginxOutput = ''
       nginx.stderr?.on('data', (c: Buffer) => { nginxOutput += c.toString() })
       const GW = `http://127.0.0.1:${proxyPort}`
-      await waitFor(`nginx on :${proxyPort}\n${nginxOutput}`, async () => (await fetch(`${GW}/healthz`)).ok)
+      await eventually(`nginx on :${proxyPort}`, async () => await answers(GW), 30_000).catch((err: Error) => { throw new Error(`${err.message}\n${nginxOutput}`) })
 
       const auth = { authorization: `Bearer ${KEY}` }
       const ops: Op[] = []
@@ -239,7 +234,7 @@ describe('replicas behind nginx: a kill and a rolling restart under load', { ski
       const termExitAt = Date.now() - t0
       rolled.output = ''
       startReplica(rolled, s3)
-      await waitFor('the restarted replica', async () => (await fetch(`http://127.0.0.1:${rolled.port}/healthz`)).ok)
+      await eventually('the restarted replica', async () => await answers(`http://127.0.0.1:${rolled.port}`), 30_000)
       await new Promise((resolve) => setTimeout(resolve, 4000))
       load.stop = true
       await Promise.all(clients)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
 import { describe, it } from 'node:test'
-import { objectBody, sha256, startGateway, startTestS3, uniqueKey } from './helper.js'
+import { eventually, objectBody, sha256, startGateway, startTestS3, uniqueKey } from './helper.js'
 
 /** a raw connection and everything the server wrote on it */
 function connection (url: string): { socket: net.Socket, received: () => string, closed: Promise<void> } {
@@ -28,14 +28,6 @@ async function within<T> (what: string, ms: number, promise: Promise<T>): Promis
   }
 }
 
-async function until (what: string, condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 describe('shutdown as a rolling restart sees it', { timeout: 60_000 }, () => {
   it('readyz 503 at once, idle connections closed, the transfer in flight served with Connection: close, then closed', async () => {
     const s3 = await startTestS3()
@@ -44,7 +36,7 @@ describe('shutdown as a rolling restart sees it', { timeout: 60_000 }, () => {
       // an idle keep-alive connection, as a proxy keeps in its pool
       const idle = connection(gw.url)
       idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
-      await until('the first answer', () => idle.received().includes('"status":"ok"'))
+      await eventually('the first answer', async () => idle.received().includes('"status":"ok"'), 5000)
       assert.match(idle.received(), /Connection: keep-alive/i)
       const answeredBefore = idle.received().length
 
@@ -58,7 +50,7 @@ describe('shutdown as a rolling restart sees it', { timeout: 60_000 }, () => {
 
       let closedAt = 0
       const closing = gw.app.close().then(() => { closedAt = Date.now() })
-      await until('shutdown has begun', () => gw.app.draining, 2000)
+      await eventually('shutdown has begun', async () => gw.app.draining, 2000)
       // the closing server takes no new connection: ask its routes over a second listener
       const probe = http.createServer((req, res) => { gw.app.routing(req, res) })
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))

@@ -32,6 +32,7 @@ const EnvSchema = Type.Object({
   S3_MAX_SOCKETS: Type.Integer({ default: 256, minimum: 1 }),
   UPLOAD_PART_SIZE_MIB: Type.Integer({ default: 5, minimum: 5, maximum: 5120 }),
   UPLOAD_PART_CONCURRENCY: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
+  UPLOAD_BUFFER_MIB: Type.Integer({ default: 40, minimum: 5 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   EMBEDDED_S3_PORT: Type.Integer({ default: 4568, minimum: 0, maximum: 65535 }),
   API_KEYS: Type.Optional(Type.String()),
@@ -79,6 +80,8 @@ export interface S3Config {
   /** bodies of unknown length: part size in bytes, parts uploading at once (memory per upload: concurrency × size) */
   partSize: number
   partConcurrency: number
+  /** the part buffers of all uploads together, in bytes: an upload waits for one beyond it */
+  partBufferBytes: number
 }
 
 export interface Config {
@@ -317,7 +320,8 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       timeoutMs: env.S3_TIMEOUT_MS,
       maxSockets: env.S3_MAX_SOCKETS,
       partSize: env.UPLOAD_PART_SIZE_MIB * MiB,
-      partConcurrency: env.UPLOAD_PART_CONCURRENCY
+      partConcurrency: env.UPLOAD_PART_CONCURRENCY,
+      partBufferBytes: env.UPLOAD_BUFFER_MIB * MiB
     },
     dataDir: env.DATA_DIR,
     fixedKeys,

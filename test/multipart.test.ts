@@ -130,9 +130,9 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
     it("hands its part buffers to the next upload (a failed upload's too), and each part sends only its own bytes", async () => {
       const taken: Buffer[] = []
       const pool = new (class extends PartBuffers {
-        override take (): Buffer {
-          const buffer = super.take()
-          taken.push(buffer)
+        override tryTake (): Buffer | undefined {
+          const buffer = super.tryTake()
+          if (buffer !== undefined) taken.push(buffer)
           return buffer
         }
       })(PART, 2)
@@ -147,6 +147,7 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
       await assert.rejects(upload(writer, uniqueKey('pooled-broken.bin'), source(4 * PART, { failAt: PART + 3 * MiB }).stream, { queueSize: 2, buffers: pool }), /the source broke/)
       assert.ok(taken.length > 0 && taken.every((buffer) => buffers.has(buffer)), 'the failed upload took the first one\'s buffers')
       assert.equal(pool.idleCount, 2, 'and gave them back once its parts had settled')
+      assert.equal(pool.inUse, 0)
 
       // a short last part in a buffer that held a whole part before
       taken.length = 0
@@ -156,6 +157,18 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
       assert.equal(sha256((await objectBody(s3, second.key)) ?? Buffer.alloc(1)), sha256(second.data))
       assert.equal(sha256((await objectBody(s3, first.key)) ?? Buffer.alloc(1)), sha256(first.data))
       assert.equal(pool.idleCount, 2)
+      writer.client.destroy()
+    })
+
+    it('uploads that share a budget of one part buffer take turns and all complete', async () => {
+      const pool = new PartBuffers(PART, 1, 1)
+      let most = 0
+      const writer = await clientWith(() => { most = Math.max(most, pool.inUse) })
+      const bodies = [3 * PART + 7, 2 * PART, PART + 1].map((size) => ({ key: uniqueKey('budget.bin'), ...source(size) }))
+      await Promise.all(bodies.map(async (body) => await upload(writer, body.key, body.stream, { queueSize: 3, buffers: pool })))
+      for (const body of bodies) assert.equal(sha256((await objectBody(s3, body.key)) ?? Buffer.alloc(1)), sha256(body.data))
+      assert.equal(most, 1, 'never more than the budget out')
+      assert.equal(pool.inUse, 0)
       writer.client.destroy()
     })
 
@@ -238,12 +251,30 @@ for (const [senderName, sender] of Object.entries(SENDERS)) {
 describe('multipart writer: part buffers', () => {
   it('keeps at most `keep` buffers between uploads, of the pool\'s size', async () => {
     const pool = new PartBuffers(PART, 2)
-    const buffers = [pool.take(), pool.take(), pool.take()]
+    const buffers = [pool.tryTake(), pool.tryTake(), pool.tryTake()].filter((b) => b !== undefined)
+    assert.equal(buffers.length, 3)
     assert.ok(buffers.every((buffer) => buffer.length === PART))
     pool.give(buffers)
     assert.equal(pool.idleCount, 2)
-    assert.equal(pool.take(), buffers[1])
+    assert.equal(pool.tryTake(), buffers[1])
     await assert.rejects(uploadStream({ client: {} as S3Client, bucket: 'b', key: 'k', contentType: 'x', partSize: 6 * MiB, queueSize: 1, buffers: pool }, Readable.from([])), /part buffers of 5242880 bytes for parts of 6291456/)
+  })
+})
+
+describe('multipart writer: the budget of all uploads\' part buffers', () => {
+  it('hands out at most `limit` buffers, and a waiter wakes when one comes back', async () => {
+    const pool = new PartBuffers(PART, 1, 2)
+    const a = pool.tryTake()
+    const b = pool.tryTake()
+    assert.ok(a !== undefined && b !== undefined)
+    assert.equal(pool.tryTake(), undefined, 'the budget is spent')
+    assert.equal(pool.inUse, 2)
+    const woke = pool.returned()
+    pool.give([a])
+    await woke
+    assert.equal(pool.inUse, 1)
+    assert.equal(pool.tryTake(), a, 'the buffer kept for the next upload')
+    assert.throws(() => new PartBuffers(PART, 1, 0), /at least one buffer/)
   })
 })
 

@@ -52,30 +52,56 @@ export interface StreamUpload {
 }
 
 /**
- * Part buffers that outlive an upload: the next upload takes the last one's
- * instead of allocating its own. A buffer lives as long as an upload (seconds),
- * so V8 promotes it, and a dropped one waits for a full GC: without reuse,
+ * Part buffers that outlive an upload, and the budget of all uploads' part
+ * buffers together. The next upload takes the last one's buffers instead of
+ * allocating its own: a buffer lives as long as an upload (seconds), so V8
+ * promotes it, and a dropped one waits for a full GC (without reuse,
  * back-to-back uploads each held their own 15 MiB on top of the last
- * upload's (bench: 128–135 MiB peaks where one upload peaks at ~115). At
- * most `keep` buffers wait here; more (concurrent uploads) are dropped.
+ * upload's: bench 128–135 MiB peaks where one upload peaks at ~115). At most
+ * `keep` buffers wait here; more are dropped. At most `limit` buffers are
+ * out at once, whatever the number of uploads (UPLOAD_BUFFER_MIB): an upload
+ * that finds none waits for one, its socket unread, instead of growing the
+ * process (64 concurrent uploads of unknown length held 15 MiB each before).
  */
 export class PartBuffers {
   private readonly idle: Buffer[] = []
+  private out = 0
+  private readonly waiting: Array<() => void> = []
 
-  constructor (readonly size: number, private readonly keep: number) {}
+  constructor (readonly size: number, private readonly keep: number, readonly limit = Number.POSITIVE_INFINITY) {
+    if (!(limit >= 1)) throw new RangeError(`PartBuffers: room for at least one buffer, not ${limit}`)
+  }
 
-  take (): Buffer {
+  /** a buffer if the budget has room, else undefined */
+  tryTake (): Buffer | undefined {
+    if (this.out >= this.limit) return undefined
+    this.out++
     return this.idle.pop() ?? Buffer.allocUnsafeSlow(this.size)
+  }
+
+  /** resolves once buffers have come back (then tryTake() may succeed; others may race for them) */
+  async returned (): Promise<void> {
+    await new Promise<void>((resolve) => { this.waiting.push(resolve) })
   }
 
   /** give back buffers no request uses any more */
   give (buffers: Buffer[]): void {
-    for (const buffer of buffers) if (this.idle.length < this.keep) this.idle.push(buffer)
+    for (const buffer of buffers) {
+      this.out--
+      if (this.idle.length < this.keep) this.idle.push(buffer)
+    }
+    // everyone waiting looks again (a waiter that went on another way is gone: harmless)
+    for (const wake of this.waiting.splice(0)) wake()
   }
 
   /** buffers waiting for an upload */
   get idleCount (): number {
     return this.idle.length
+  }
+
+  /** buffers uploads hold now */
+  get inUse (): number {
+    return this.out
   }
 }
 
@@ -114,12 +140,24 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
   if (pool.size !== partSize) throw new Error(`uploadStream: part buffers of ${pool.size} bytes for parts of ${partSize}`)
   /** every buffer this upload took: given back once no part request uses them */
   const taken: Buffer[] = []
-  const take = (): Buffer => {
-    const buffer = pool.take()
-    taken.push(buffer)
-    return buffer
+  /** this upload's buffers whose part has been sent */
+  const free: Buffer[] = []
+  /** one of this upload's buffers once its part is sent, else one from the pool's budget, waiting for either */
+  const next = async (): Promise<Buffer> => {
+    for (;;) {
+      if (failure !== undefined) throw failure
+      const own = free.pop()
+      if (own !== undefined) return own
+      const fresh = pool.tryTake()
+      if (fresh !== undefined) {
+        taken.push(fresh)
+        return fresh
+      }
+      await Promise.race([pool.returned(), ...inFlight, aborted])
+    }
   }
   const cancel = new AbortController()
+  const aborted = new Promise<void>((resolve) => { cancel.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
   let failure: unknown
   const fail = (err: unknown): void => {
     if (failure !== undefined) return
@@ -169,11 +207,10 @@ export async function uploadStream (options: StreamUpload, body: Readable): Prom
     // the chunks die young (holding them instead promoted them to the old
     // generation and cost a mark-compact every few MiB). A fresh buffer's
     // pages are touched only as bytes arrive.
-    const free: Buffer[] = []
     let partNumber = 0
     /** the short last block, if the body does not end on a part boundary */
     let tail: Block | undefined
-    for await (const block of blocks(body, partSize, () => free.pop() ?? take())) {
+    for await (const block of blocks(body, partSize, next)) {
       if (block.bytes < partSize) {
         tail = block
         break

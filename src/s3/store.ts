@@ -71,7 +71,8 @@ export class ObjectStore {
   private readonly partConcurrency: number
   /**
    * their buffers, of UPLOAD_PART_SIZE_MIB (more when MAX_UPLOAD_BYTES needs
-   * it); one upload's are kept for the next (multipart.ts)
+   * it); one upload's are kept for the next, and all uploads together hold
+   * at most UPLOAD_BUFFER_MIB of them (multipart.ts)
    */
   private readonly partBuffers: PartBuffers
 
@@ -85,7 +86,9 @@ export class ObjectStore {
     this.config = config
     this.timeoutMs = config.timeoutMs
     this.partConcurrency = config.partConcurrency
-    this.partBuffers = new PartBuffers(partSizeFor(maxObjectBytes, config.partSize), config.partConcurrency)
+    const partSize = partSizeFor(maxObjectBytes, config.partSize)
+    // at least one buffer, or no upload of unknown length could start
+    this.partBuffers = new PartBuffers(partSize, config.partConcurrency, Math.max(1, Math.floor(config.partBufferBytes / partSize)))
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })

@@ -10,11 +10,11 @@ export interface Block {
 /**
  * Copy `source` into blocks of exactly `size` bytes, each in a buffer from
  * `next()` (at least `size` bytes: a fresh one, or one the consumer is done
- * with). A block is the consumer's until it asks for the next one. The last
+ * with; it may wait for one). A block is the consumer's until it asks for the next one. The last
  * block may be shorter; an empty one is not yielded.
  */
-export async function * blocks (source: AsyncIterable<Buffer>, size: number, next: () => Buffer): AsyncGenerator<Block> {
-  let block = next()
+export async function * blocks (source: AsyncIterable<Buffer>, size: number, next: () => Buffer | Promise<Buffer>): AsyncGenerator<Block> {
+  let block = await next()
   let filled = 0
   for await (const chunk of source) {
     let offset = 0
@@ -24,7 +24,7 @@ export async function * blocks (source: AsyncIterable<Buffer>, size: number, nex
       offset += copied
       if (filled === size) {
         yield { data: block, bytes: size }
-        block = next()
+        block = await next()
         filled = 0
       }
     }

@@ -3,28 +3,10 @@
 // the tool's parameter schema as its validation and the tool's permission
 // enforced by the auth plugin. Every route must find a YAML, and every YAML a
 // route: the server refuses to build otherwise.
-import multipart from '@fastify/multipart'
 import type { FastifyInstance } from 'fastify'
 import { RouteTableError, type EndpointRoute } from '../dify/endpoints.js'
+import { formBodies } from '../tools/form-bodies.js'
 import { paramsSchema, type ToolSpec } from '../tools/registry.js'
-
-/**
- * Dify's HTTP node offers JSON, form-urlencoded and form-data bodies: a route
- * that takes its parameters as JSON takes them as either form too, with the
- * same validation. Form-data file parts carry no parameter: they are drained.
- */
-async function formBodies (scope: FastifyInstance, fieldSize: number): Promise<void> {
-  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: fieldSize }, (_request, body, done) => {
-    const fields: Record<string, string> = {}
-    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value
-    done(null, fields)
-  })
-  await scope.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    onFile: async (part) => { part.file.resume() },
-    limits: { fieldSize, fields: 64, files: 16, parts: 128, headerPairs: 64 }
-  })
-}
 
 export default async function httpFace (app: FastifyInstance, options: { table: EndpointRoute[], tools: ToolSpec[] }): Promise<void> {
   const declared = new Map(options.table.map((route) => [`${route.method} ${route.path}`, route]))

@@ -2,7 +2,7 @@
 import { AppError } from '../errors.js'
 import { blocks } from './blocks.js'
 
-const DATA_URI = /^data:([^,;]*)((?:;[^,;]*)*);base64,/i
+export const DATA_URI = /^data:([^,;]*)((?:;[^,;]*)*);base64,/i
 const ALPHABET = /^[A-Za-z0-9+/]*$/
 // characters whose unused low bits are zero, for the last symbol before "=" / "=="
 const CANONICAL_BEFORE_ONE_PAD = /[AEIMQUYcgkosw048]/
@@ -14,8 +14,26 @@ export interface DecodedBase64 {
   mimeType: string | undefined
 }
 
-function invalid (why: string): AppError {
+export function invalidBase64 (why: string): AppError {
   return new AppError('INVALID_BASE64', `file_base64 is not valid base64: ${why}`)
+}
+
+/** the MIME type a `data:` prefix names, if any */
+export function mimeTypeOf (uri: RegExpExecArray): string | undefined {
+  return (uri[1] ?? '') !== '' ? `${uri[1] ?? ''}${uri[2] ?? ''}`.toLowerCase() : undefined
+}
+
+/** whether the padded last group of a text has zero bits after its last byte */
+export function canonicalPadding (group: string): boolean {
+  const body = group.replace(/={1,2}$/, '')
+  const last = body.at(-1) ?? ''
+  const pads = group.length - body.length
+  return (pads !== 1 || CANONICAL_BEFORE_ONE_PAD.test(last)) && (pads !== 2 || CANONICAL_BEFORE_TWO_PADS.test(last))
+}
+
+/** more than `maxBytes` decoded (`size` when known) */
+export function base64TooLarge (maxBytes: number, size?: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `The decoded file is ${size !== undefined ? `${size} bytes, ` : ''}more than BASE64_MAX_BYTES (${maxBytes}); use /upload/file`)
 }
 
 /** The decoded size of a (whitespace-free) base64 text, before decoding it. */
@@ -34,25 +52,19 @@ export function decodeBase64Strict (input: string, maxBytes: number): DecodedBas
   let mimeType: string | undefined
   const uri = DATA_URI.exec(text)
   if (uri !== null) {
-    mimeType = (uri[1] ?? '') !== '' ? `${uri[1] ?? ''}${uri[2] ?? ''}`.toLowerCase() : undefined
+    mimeType = mimeTypeOf(uri)
     text = text.slice(uri[0].length)
   }
   text = text.replace(/\s+/g, '')
-  if (text.length % 4 !== 0) throw invalid(`its length (${text.length} characters without whitespace) is not a multiple of 4`)
+  if (text.length % 4 !== 0) throw invalidBase64(`its length (${text.length} characters without whitespace) is not a multiple of 4`)
   const body = text.replace(/={1,2}$/, '')
   if (!ALPHABET.test(body)) {
     const bad = /[^A-Za-z0-9+/]/.exec(body)
-    throw invalid(`unexpected character ${JSON.stringify(bad?.[0])} at position ${bad?.index ?? 0}`)
+    throw invalidBase64(`unexpected character ${JSON.stringify(bad?.[0])} at position ${bad?.index ?? 0}`)
   }
-  const pads = text.length - body.length
-  const last = body.at(-1) ?? ''
-  if ((pads === 1 && !CANONICAL_BEFORE_ONE_PAD.test(last)) || (pads === 2 && !CANONICAL_BEFORE_TWO_PADS.test(last))) {
-    throw invalid('the bits after the last byte are not zero (non-canonical padding)')
-  }
+  if (!canonicalPadding(text.slice(-4))) throw invalidBase64('the bits after the last byte are not zero (non-canonical padding)')
   const size = decodedLength(text)
-  if (size > maxBytes) {
-    throw new AppError('PAYLOAD_TOO_LARGE', `The decoded file is ${size} bytes, more than BASE64_MAX_BYTES (${maxBytes}); use /upload/file`)
-  }
+  if (size > maxBytes) throw base64TooLarge(maxBytes, size)
   return { data: Buffer.from(text, 'base64'), mimeType }
 }
 

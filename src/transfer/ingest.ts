@@ -20,7 +20,8 @@ export interface IngestOptions {
   /** undefined: sniffed from the first bytes (sniff.ts) */
   contentType: string | undefined
   maxBytes: number
-  sha256?: string | undefined
+  /** the expected SHA-256, or where to read it once the bytes are in */
+  sha256?: string | (() => string | undefined) | undefined
   /** the error for a source that breaks mid-way (default: the client hung up) */
   sourceFailure?: (err: Error) => AppError
 }
@@ -33,7 +34,7 @@ export interface Stored {
   contentType: string
 }
 
-function clientHungUp (): AppError {
+export function clientHungUp (): AppError {
   return new AppError('MISSING_FILE', 'The client closed the connection before the whole body arrived; nothing was stored')
 }
 
@@ -41,7 +42,7 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
   const { store, storedKey, source, request, size, contentType, maxBytes, sha256, sourceFailure = clientHungUp } = options
   if (size === 0) {
     source.resume()
-    return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, sha256)
+    return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, typeof sha256 === 'function' ? sha256() : sha256)
   }
 
   const guard = new UploadGuard(maxBytes, sha256)

@@ -14,7 +14,8 @@ export class UploadGuard extends Transform {
   private readonly hash: Hash = createHash('sha256')
   private held: Buffer | undefined
 
-  constructor (private readonly maxBytes: number, private readonly expectedSha256?: string) {
+  /** `expectedSha256`: the SHA-256 to check at the end, or where to read it then (a parameter may come after the bytes) */
+  constructor (private readonly maxBytes: number, private readonly expectedSha256?: string | (() => string | undefined)) {
     super()
   }
 
@@ -32,8 +33,9 @@ export class UploadGuard extends Transform {
 
   override _flush (callback: TransformCallback): void {
     this.sha256 = this.hash.digest('hex')
-    if (this.expectedSha256 !== undefined && this.expectedSha256 !== this.sha256) {
-      callback(checksumMismatch(this.expectedSha256, this.sha256))
+    const expected = typeof this.expectedSha256 === 'function' ? this.expectedSha256() : this.expectedSha256
+    if (expected !== undefined && expected !== this.sha256) {
+      callback(checksumMismatch(expected, this.sha256))
       return
     }
     callback(null, this.held)

@@ -33,6 +33,7 @@ const EnvSchema = Type.Object({
   UPLOAD_PART_SIZE_MIB: Type.Integer({ default: 5, minimum: 5, maximum: 5120 }),
   UPLOAD_PART_CONCURRENCY: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
   UPLOAD_BUFFER_MIB: Type.Integer({ default: 40, minimum: 5 }),
+  UPLOAD_GUESS_MIB: Type.Integer({ default: 64, minimum: 0 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   EMBEDDED_S3_PORT: Type.Integer({ default: 4568, minimum: 0, maximum: 65535 }),
   API_KEYS: Type.Optional(Type.String()),
@@ -82,6 +83,8 @@ export interface S3Config {
   partConcurrency: number
   /** the part buffers of all uploads together, in bytes: an upload waits for one beyond it */
   partBufferBytes: number
+  /** bytes kept for bodies whose length is guessed (a form's file part), all together; 0: no guessing */
+  guessBufferBytes: number
 }
 
 export interface Config {
@@ -321,7 +324,8 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       maxSockets: env.S3_MAX_SOCKETS,
       partSize: env.UPLOAD_PART_SIZE_MIB * MiB,
       partConcurrency: env.UPLOAD_PART_CONCURRENCY,
-      partBufferBytes: env.UPLOAD_BUFFER_MIB * MiB
+      partBufferBytes: env.UPLOAD_BUFFER_MIB * MiB,
+      guessBufferBytes: env.UPLOAD_GUESS_MIB * MiB
     },
     dataDir: env.DATA_DIR,
     fixedKeys,

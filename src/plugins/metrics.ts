@@ -49,6 +49,20 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
     }
   })
 
+  const reportedGuesses = { right: 0, wrong: 0 }
+  new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
+    name: `${PREFIX}guessed_uploads_total`,
+    help: 'Form file parts streamed as one PUT of the length the request\'s Content-Length left for them: right (stored so), wrong (stored again in parts, costing time)',
+    labelNames: ['guess'],
+    registers: [register],
+    collect () {
+      for (const guess of ['right', 'wrong'] as const) {
+        this.inc({ guess }, app.store.guesses[guess] - reportedGuesses[guess])
+        reportedGuesses[guess] = app.store.guesses[guess]
+      }
+    }
+  })
+
   const { pacer } = options
   if (pacer !== undefined) {
     let reported = 0

@@ -79,6 +79,12 @@ export class PartBuffers {
     return this.idle.pop() ?? Buffer.allocUnsafeSlow(this.size)
   }
 
+  /** `count` buffers if the budget has room for all of them, else none */
+  tryTakeMany (count: number): Buffer[] | undefined {
+    if (this.out + count > this.limit) return undefined
+    return Array.from({ length: count }, () => this.tryTake() as Buffer)
+  }
+
   /** resolves once buffers have come back (then tryTake() may succeed; others may race for them) */
   async returned (): Promise<void> {
     await new Promise<void>((resolve) => { this.waiting.push(resolve) })

@@ -13,6 +13,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
+import { putGuessed } from './guessed.js'
 import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
 import { toAppError } from './errors.js'
@@ -21,6 +22,9 @@ import { DirectUploads } from './direct.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
+/** the largest body whose length is guessed (Dify's file limit is 15 MiB), and the size of the buffers that keep it */
+export const MAX_GUESSED = 16 * 1024 ** 2
+const GUESS_BUFFER = 1024 ** 2
 
 export interface ObjectInfo {
   size: number
@@ -55,6 +59,8 @@ interface Fetched {
 export interface PutOptions {
   /** bytes the body will have, when known */
   size?: number | undefined
+  /** bytes it will probably have, when only that is known (guessed.ts) */
+  likelySize?: number | undefined
   contentType: string
   /** aborting cancels the transfer; nothing is stored */
   signal?: AbortSignal | undefined
@@ -75,6 +81,8 @@ export class ObjectStore {
    * at most UPLOAD_BUFFER_MIB of them (multipart.ts)
    */
   private readonly partBuffers: PartBuffers
+  /** what keeps the bytes of bodies whose length is guessed (UPLOAD_GUESS_MIB; guessed.ts) */
+  private readonly guessBuffers: PartBuffers | undefined
 
   /** list, stat, delete, copy (objects.ts) */
   readonly objects: BucketObjects
@@ -89,6 +97,9 @@ export class ObjectStore {
     const partSize = partSizeFor(maxObjectBytes, config.partSize)
     // at least one buffer, or no upload of unknown length could start
     this.partBuffers = new PartBuffers(partSize, config.partConcurrency, Math.max(1, Math.floor(config.partBufferBytes / partSize)))
+    const guessBuffers = Math.floor(config.guessBufferBytes / GUESS_BUFFER)
+    // a pool apart from the part buffers: a guess that missed goes on in parts while it holds these
+    this.guessBuffers = guessBuffers > 0 ? new PartBuffers(GUESS_BUFFER, Math.min(guessBuffers, MAX_GUESSED / GUESS_BUFFER), guessBuffers) : undefined
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
@@ -135,6 +146,9 @@ export class ObjectStore {
     }
   }
 
+  /** bodies whose guessed length was right, and wrong (then stored the other way) */
+  readonly guesses = { right: 0, wrong: 0 }
+
   /** writes under way: shutdown waits for them, so that an aborted one still cleans up after itself */
   private readonly writes = new Set<Promise<unknown>>()
 
@@ -173,7 +187,20 @@ export class ObjectStore {
   }
 
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
-    const { size, contentType, signal } = options
+    const { size, contentType, signal, likelySize } = options
+    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0 && likelySize <= MAX_GUESSED) {
+      const buffers = this.guessBuffers?.tryTakeMany(Math.ceil(likelySize / GUESS_BUFFER))
+      if (buffers !== undefined) {
+        try {
+          const put = async (stream: Readable, bytes: number | undefined): Promise<{ etag: string }> => await this.write(key, stream, { size: bytes, contentType, signal })
+          const { etag, guessed } = await putGuessed({ guess: likelySize, buffers, put }, body)
+          this.guesses[guessed ? 'right' : 'wrong']++
+          return { etag }
+        } finally {
+          this.guessBuffers?.give(buffers)
+        }
+      }
+    }
     try {
       if (!Buffer.isBuffer(body) && size !== undefined && size <= MAX_SINGLE_PUT) {
         const direct = await this.signed()

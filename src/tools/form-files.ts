@@ -105,7 +105,9 @@ export async function storeFormFiles (request: FastifyRequest, query: Record<str
         const sha256 = single ? params.sha256() : undefined
         const expiry = presignExpiry(request, params)
         const contentType = storedContentType(single ? params.contentType() : undefined, part.mimetype, key.key)
-        const stored = await ingest({ store: app.store, storedKey: key.storedKey, source: part.file, request: request.raw, contentType, maxBytes: uploadLimit(request), sha256 })
+        // a part busboy has read to its end has a known length; an open one a likely one
+        const { exact, likely } = part.length()
+        const stored = await ingest({ store: app.store, storedKey: key.storedKey, source: part.file, request: request.raw, size: exact, likelySize: likely, contentType, maxBytes: uploadLimit(request), sha256 })
         files.push(await uploadAnswer(app, key, stored, expiry))
       } catch (err) {
         if (!(err instanceof AppError) || (at === 0 && rules.firstFailureThrows)) throw err

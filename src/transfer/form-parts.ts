@@ -14,13 +14,45 @@ import { Busboy, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy
 import { AppError } from '../errors.js'
 
 export interface FormField { type: 'field', fieldname: string, value: string, valueTruncated: boolean }
-export interface FormFile { type: 'file', fieldname: string, filename: string | undefined, mimetype: string, file: Readable }
+export interface FormFile {
+  type: 'file'
+  fieldname: string
+  filename: string | undefined
+  mimetype: string
+  file: Readable
+  /**
+   * The part's length: `exact` once busboy has parsed its end; else, for a
+   * request with a Content-Length, `likely`: what is left of the body but the
+   * closing boundary — the length if it is the form's last part (Dify's
+   * shape for one file, curl's with its fields first), more otherwise.
+   */
+  length: () => { exact?: number, likely?: number }
+}
 export type FormPart = FormField | FormFile
 
 export interface FormLimits { fieldSize: number, fields: number, files: number, parts: number, fileSize: number, headerPairs: number }
 
 /** busboy has pushed the part's last byte (its consumer may not have read it yet) */
 const complete = (stream: Readable): boolean => stream.readableEnded || (stream as Readable & { _readableState?: { ended?: boolean } })._readableState?.ended === true
+
+/** bytes busboy holds back because they may begin a boundary (its search's lookbehind), if it tells */
+function heldBack (parser: BusboyInstance): number {
+  const held = (parser as unknown as { _parser?: { parser?: { _bparser?: { _lookbehind_size?: unknown } } } })._parser?.parser?._bparser?._lookbehind_size
+  return typeof held === 'number' ? held : 0
+}
+
+/** the body's length when the request declares one (no Transfer-Encoding) */
+function declaredLength (request: IncomingMessage): number | undefined {
+  if (request.headers['transfer-encoding'] !== undefined) return undefined
+  const length = Number(request.headers['content-length'])
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined
+}
+
+/** the boundary of a multipart Content-Type (RFC 2046 §5.1.1) */
+function boundaryOf (contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType ?? '')
+  return match === null ? undefined : match[1] ?? match[2]
+}
 
 /** a name that would overwrite an Object.prototype property where forms become objects */
 const hostileName = (name: string): boolean => name in Object.prototype
@@ -32,6 +64,18 @@ export async function * formParts (request: IncomingMessage, limits: FormLimits)
   } catch (err) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Not a multipart/form-data body: ${(err as Error).message}`)
   }
+  // the bytes busboy has taken in: with those it pushed into a file, the
+  // offset where that file began (while it lasts)
+  let parsed = 0
+  const write = parser._write.bind(parser)
+  parser._write = (chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void => {
+    parsed += chunk.length
+    write(chunk, encoding, callback)
+  }
+  const declared = declaredLength(request)
+  const boundary = boundaryOf(request.headers['content-type'])
+  // "\r\n--" boundary "--\r\n": how Dify (httpx), curl, browsers and undici end a form
+  const closing = boundary === undefined ? undefined : boundary.length + 8
   const queue: Array<FormPart | AppError | null> = []
   let wake: (() => void) | undefined
   let current: Readable | undefined
@@ -71,7 +115,15 @@ export async function * formParts (request: IncomingMessage, limits: FormLimits)
     current = file
     // its consumer listens too; this one keeps a late error from going unheard
     file.on('error', () => {})
-    push({ type: 'file', fieldname, filename, mimetype, file })
+    const bytesRead = (): number => (file as Readable & { bytesRead?: number }).bytesRead ?? 0
+    const length = (): { exact?: number, likely?: number } => {
+      if (complete(file)) return { exact: bytesRead() }
+      if (current !== file || declared === undefined || closing === undefined) return {}
+      const before = parsed - bytesRead() - heldBack(parser)
+      const likely = declared - before - closing
+      return likely >= bytesRead() ? { likely } : {}
+    }
+    push({ type: 'file', fieldname, filename, mimetype, file, length })
   })
   parser.on('partsLimit', () => { nextPart(); fail(new AppError('PAYLOAD_TOO_LARGE', `The form has more than ${limits.parts} parts`)) })
   parser.on('filesLimit', () => { nextPart(); fail(new AppError('PAYLOAD_TOO_LARGE', `The form has more than ${limits.files} files`)) })

@@ -1,0 +1,126 @@
+// Form file parts streamed as one PUT of the length the request's
+// Content-Length leaves for them (src/s3/guessed.ts): right for the form's
+// last part (Dify's and curl's shape), wrong for every other shape, and
+// either way the object is exactly the part's bytes; a part that fails
+// stores nothing and replaces nothing.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { countUnfinishedUploads, eventually, gatewaySuite, objectBody, putObject, sha256, uniqueKey } from './helper.js'
+import { hangUpMidBody, send } from './http.js'
+
+const MiB = 1024 * 1024
+const BOUNDARY = 'GuessBoundary9f8e7d6c'
+
+type Piece = { field: string, value: string } | { file: string, data: Buffer }
+
+/** a form built exactly: `closing` is what follows the last part (curl's and httpx's: `--B--\r\n`) */
+function form (pieces: Piece[], closing = `--${BOUNDARY}--\r\n`): Buffer {
+  const out: Buffer[] = []
+  for (const piece of pieces) {
+    const head = 'field' in piece
+      ? `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${piece.field}"\r\n\r\n`
+      : `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${piece.file}"\r\nContent-Type: application/octet-stream\r\n\r\n`
+    out.push(Buffer.from(head), 'field' in piece ? Buffer.from(piece.value) : piece.data, Buffer.from('\r\n'))
+  }
+  out.push(Buffer.from(closing))
+  return Buffer.concat(out)
+}
+
+const headers = (body: Buffer): Record<string, string | number> => ({ 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, 'content-length': body.length })
+
+describe('form file parts of a guessed length', () => {
+  const suite = gatewaySuite()
+  const guesses = (): { right: number, wrong: number } => ({ ...suite.gw.app.store.guesses })
+
+  /** POST the form in 64 KiB writes (so that a file spans many chunks); the answer, and how the guesses moved */
+  const upload = async (path: string, body: Buffer): Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }> => {
+    const before = guesses()
+    const chunks: Buffer[] = []
+    for (let at = 0; at < body.length; at += 64 * 1024) chunks.push(body.subarray(at, at + 64 * 1024))
+    const res = await send(`${suite.gw.url}${path}`, { headers: headers(body), chunks })
+    const after = guesses()
+    return { status: res.status, json: JSON.parse(res.body.toString()) as Record<string, unknown>, right: after.right - before.right, wrong: after.wrong - before.wrong }
+  }
+
+  const shapes: Array<{ what: string, pieces: (key: string, data: Buffer) => Piece[], closing?: string, right: number, wrong: number }> = [
+    { what: 'fields first, the file last (Dify, curl -F key=… -F file=@…)', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], right: 1, wrong: 0 },
+    { what: 'a field after the file (curl -F file=@… -F note=…)', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }, { field: 'note', value: 'after' }], right: 0, wrong: 1 },
+    { what: 'a closing boundary without its line break', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], closing: `--${BOUNDARY}--`, right: 0, wrong: 1 },
+    { what: 'an epilogue after the closing boundary', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], closing: `--${BOUNDARY}--\r\nan epilogue, which RFC 2046 allows\r\n`, right: 0, wrong: 1 }
+  ]
+  for (const shape of shapes) {
+    for (const size of [3 * MiB + 17, 6 * MiB]) {
+      it(`${shape.what}, ${size} bytes: stored exactly (guess ${shape.right === 1 ? 'right' : 'wrong'})`, async () => {
+        const key = uniqueKey('guess.bin')
+        const data = randomBytes(size)
+        const answer = await upload('/upload/file', form(shape.pieces(key, data), shape.closing))
+        assert.equal(answer.status, 201, JSON.stringify(answer.json))
+        assert.equal(answer.json.sha256, sha256(data))
+        assert.ok((await objectBody(suite.s3, key))?.equals(data))
+        assert.deepEqual([answer.right, answer.wrong], [shape.right, shape.wrong])
+        assert.equal(await countUnfinishedUploads(suite.s3, key), 0)
+      })
+    }
+  }
+
+  it('a form that arrives whole at once: its file\'s length is known exactly, nothing is guessed', async () => {
+    const key = uniqueKey('small.bin')
+    const body = form([{ file: 'a.bin', data: Buffer.from('x') }, { field: 'note', value: 'after' }])
+    const before = guesses()
+    const res = await send(`${suite.gw.url}/upload/file?s3_key=${encodeURIComponent(key)}`, { headers: headers(body), chunks: [body] })
+    assert.equal(res.status, 201)
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'x')
+    assert.deepEqual(guesses(), before)
+  })
+
+  it('an array[file] of three: the first two guessed wrong, the last right, all three stored', async () => {
+    const prefix = uniqueKey('array')
+    const files = [randomBytes(2 * MiB), randomBytes(MiB + 5), randomBytes(3 * MiB)]
+    const answer = await upload('/upload/files', form([{ field: 'prefix', value: prefix }, ...files.map((data, i) => ({ file: `f${i}.bin`, data }))]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    for (const [i, data] of files.entries()) assert.ok((await objectBody(suite.s3, `${prefix}/f${i}.bin`))?.equals(data), `file ${i}`)
+    assert.deepEqual([answer.right, answer.wrong], [1, 2])
+  })
+
+  it('a file over the largest guessed length streams the other way, stored exactly', async () => {
+    const key = uniqueKey('big.bin')
+    const data = randomBytes(17 * MiB)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
+    assert.equal(answer.status, 201)
+    assert.ok((await objectBody(suite.s3, key))?.equals(data))
+    assert.deepEqual([answer.right, answer.wrong], [0, 0])
+  })
+
+  it('a sha256 that does not match, on a guess that was right: 400, the earlier object stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { field: 'sha256', value: sha256('other') }, { file: 'a.bin', data: randomBytes(2 * MiB) }]))
+    assert.equal(answer.status, 400)
+    assert.equal(answer.json.code, 'CHECKSUM_MISMATCH')
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+  })
+
+  it('a form cut short inside its file (a Content-Length that lies): 400, the earlier object stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const body = form([{ field: 's3_key', value: key }, { file: 'a.bin', data: randomBytes(2 * MiB) }])
+    const cut = body.subarray(0, body.length - 1000)
+    const res = await send(`${suite.gw.url}/upload/file`, { headers: headers(cut), chunks: [cut] })
+    assert.equal(res.status, 400)
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+    assert.equal(await countUnfinishedUploads(suite.s3, key), 0)
+  })
+
+  it('a client that hangs up inside a guessed file: nothing stored, the earlier object stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const head = form([{ field: 's3_key', value: key }]).subarray(0, -`--${BOUNDARY}--\r\n`.length)
+    const prefix = Buffer.concat([head, Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`)])
+    const before = guesses()
+    await hangUpMidBody(`${suite.gw.url}/upload/file`, { headers: { ...headers(Buffer.alloc(0)), 'content-length': prefix.length + 4 * MiB + 100 }, prefix, bytes: 2 * MiB })
+    await eventually('the upload failed', async () => (await objectBody(suite.s3, key))?.toString() === 'earlier' && await countUnfinishedUploads(suite.s3, key) === 0)
+    // it was taken the guessed way, and neither guess was counted: it failed
+    assert.deepEqual(guesses(), before)
+  })
+})

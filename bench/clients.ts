@@ -85,6 +85,35 @@ export function uploadBody (size: number, mode: UploadMode, lengthHeader?: strin
   return { parts: generate(size), headers }
 }
 
+/** 3 × 2^18 random bytes as base64: whole groups, so that copies join into one valid text */
+const base64Block = randomBytes(3 * 256 * 1024).toString('base64')
+
+/**
+ * A JSON body for /upload/base64 of `size` bytes (a multiple of 768 KiB),
+ * the key before file_base64 (so that it streams), sent as it is generated.
+ */
+export function base64Body (size: number, key: string): { parts: Iterable<Buffer>, headers: Record<string, string> } {
+  const blockBytes = 3 * 256 * 1024
+  if (size % blockBytes !== 0) throw new Error(`base64Body: ${size} is not a multiple of ${blockBytes}`)
+  const head = Buffer.from(`{"s3_key":${JSON.stringify(key)},"file_base64":"`)
+  const text = Buffer.from(base64Block)
+  const tail = Buffer.from('"}')
+  const count = size / blockBytes
+  return {
+    parts: (function * () { yield head; for (let i = 0; i < count; i++) yield text; yield tail })(),
+    headers: { 'content-type': 'application/json', 'content-length': String(head.length + count * text.length + tail.length) }
+  }
+}
+
+/** one file part of `size` random bytes, as Dify's HTTP node sends a file variable: the form's last part */
+export function formBody (size: number): { body: Buffer, headers: Record<string, string> } {
+  const boundary = `----dify${randomBytes(8).toString('hex')}`
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="dify.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+  const body = Buffer.concat([head, randomBytes(size), tail])
+  return { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } }
+}
+
 export interface LoadResult {
   requests: number
   errors: number
@@ -99,8 +128,8 @@ export interface LoadResult {
  * `connections` workers, each sending one request after another over its
  * own keep-alive connection for `seconds`; latency per request.
  */
-export async function hammer (origin: string, connections: number, seconds: number, request: (worker: number) => Dispatcher.RequestOptions): Promise<LoadResult> {
-  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 })
+export async function hammer (origin: string, connections: number, seconds: number, request: (worker: number) => Dispatcher.RequestOptions, expect?: (status: number, head: string, bytes: number) => boolean): Promise<LoadResult> {
+  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 120_000, headersTimeout: 120_000 })
   const latencies: number[] = []
   let errors = 0
   let firstError: string | undefined
@@ -111,8 +140,15 @@ export async function hammer (origin: string, connections: number, seconds: numb
       const t0 = performance.now()
       try {
         const res = await pool.request(request(id))
-        const text = await res.body.text()
-        if (res.statusCode >= 300) {
+        // counted, not decoded: a download's bytes are not text; its first 4 KiB are kept for the check
+        const head: Buffer[] = []
+        let received = 0
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (received < 4096) head.push(chunk)
+          received += chunk.length
+        }
+        const text = Buffer.concat(head).toString('utf8', 0, 4096)
+        if (expect !== undefined ? !expect(res.statusCode, text, received) : res.statusCode >= 300) {
           errors++
           firstError ??= `${res.statusCode} ${text.slice(0, 200)}`
         } else {

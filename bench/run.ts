@@ -24,10 +24,10 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { loadConfig } from '../src/config.js'
 import { startBackend, type Backend } from './backend.js'
-import { exchange, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
+import { base64Body, exchange, formBody, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
 import { cpuSeconds, peakRss, sleep, startChild, type Child } from './procs.js'
 import { benchS3Client } from './s3.js'
-import { evaluate, printReport, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
+import { evaluate, printReport, type DifyRow, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 /** the service's own defaults for UPLOAD_PART_SIZE_MIB × UPLOAD_PART_CONCURRENCY */
@@ -59,8 +59,14 @@ const settings = {
   memorySizesMiB: (process.env.BENCH_MEMORY_MIB ?? '64,256,1024').split(',').map(Number),
   concurrent: 8,
   concurrentMiB: Number(process.env.BENCH_CONCURRENT_MIB ?? 256),
-  /** comma-separated subset of: upload, download, base64, small, memory, sweep (not run unless named) */
-  cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory').split(',')),
+  /** base64 uploads in the memory case: one of this size, and `concurrent` of the second at once */
+  base64UploadMiB: (process.env.BENCH_BASE64_UPLOAD_MIB ?? '32,24').split(',').map(Number),
+  /** the Dify-shaped load: connections, file sizes, seconds per run */
+  difyConnections: (process.env.BENCH_DIFY_CONNECTIONS ?? '16,64').split(',').map(Number),
+  difySizesMiB: (process.env.BENCH_DIFY_MIB ?? '1,5,15').split(',').map(Number),
+  difySeconds: Number(process.env.BENCH_DIFY_SECONDS ?? 6),
+  /** comma-separated subset of: upload, download, base64, small, memory, dify, sweep (not run unless named) */
+  cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory,dify').split(',')),
   /** the sweep case: UPLOAD_PART_SIZE_MIB x UPLOAD_PART_CONCURRENCY settings for chunked uploads */
   sweep: (process.env.BENCH_SWEEP ?? '5x3,8x3,8x4,16x2,16x4').split(',').map((pair) => {
     const [size, concurrency] = pair.split('x').map(Number)
@@ -208,14 +214,15 @@ class Bench {
   }
 
   /** 1 GiB uploads each way; `service` settings (env) and `vias` for the sweep */
-  async uploadCase (mode: UploadMode, options: { name?: string, env?: Record<string, string>, vias?: Via[], parts?: PartSettings } = {}): Promise<ThroughputRow> {
-    const size = settings.bigBytes
+  async uploadCase (mode: UploadMode, options: { name?: string, env?: Record<string, string>, vias?: Via[], parts?: PartSettings, size?: number, repeats?: number } = {}): Promise<ThroughputRow> {
+    const size = options.size ?? settings.bigBytes
+    const repeats = options.repeats ?? 1
     await this.startService(options.env)
-    const name = options.name ?? `upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}`
+    const name = options.name ?? `upload ${size / MiB} MiB, ${mode === 'length' ? 'Content-Length' : mode === 'chunked' ? 'chunked' : 'multipart/form-data'}${repeats > 1 ? ` (× ${repeats} per sample)` : ''}`
     const parts = options.parts ?? SERVICE_PARTS
     // a body of unknown length must go in parts: the relay in parts too, at the service's part settings
     const vias = [...options.vias ?? VIAS, ...mode === 'length' ? [] : ['parts' as const]]
-    const row = await this.rounds(name, size, async (via) => {
+    const row = await this.rounds(name, size * repeats, async (via) => {
       const key = `bench/upload-${mode}-${via}.bin`
       const to = via === 'parts'
         ? { url: `${this.relayUrl}/`, headers: { 'x-parts-key': key, 'x-part-size': String(parts.partMiB * MiB), 'x-part-concurrency': String(parts.concurrency) } }
@@ -224,8 +231,11 @@ class Bench {
       const body = uploadBody(size, via === 'direct' ? 'length' : mode, 'x-content-length')
       return {
         run: async () => {
-          const answer = await exchange(via === 'service' ? 'POST' : 'PUT', to, body, true)
-          if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
+          for (let i = 0; i < repeats; i++) {
+            // a body is an iterator: a fresh one for each repeat
+            const answer = await exchange(via === 'service' ? 'POST' : 'PUT', to, i === 0 ? body : uploadBody(size, via === 'direct' ? 'length' : mode, 'x-content-length'), true)
+            if (answer.status !== (via === 'service' ? 201 : 200)) throw new Error(`${via} upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
+          }
         },
         after: async () => {
           // the relays and the SDK hop store a multipart body with its framing
@@ -237,7 +247,7 @@ class Bench {
     }, vias)
     row.peakRss = await this.stopService()
     // a body of unknown length is stored in parts: S3's own pace for them
-    if (mode !== 'length') row.ceiling = await this.multipartCeiling(parts)
+    if (mode !== 'length' && options.size === undefined) row.ceiling = await this.multipartCeiling(parts)
     return row
   }
 
@@ -408,22 +418,75 @@ class Bench {
     return { partMiB, concurrency, bufferMiB: partMiB * concurrency, row }
   }
 
-  /** peak RSS of a fresh service for `count` concurrent uploads of `size` */
-  async memoryCase (size: number, mode: UploadMode, count = 1): Promise<MemoryRow> {
+  /** peak RSS of a fresh service for `count` concurrent uploads of `size` (base64: JSON bodies to /upload/base64) */
+  async memoryCase (size: number, mode: UploadMode | 'base64', count = 1): Promise<MemoryRow> {
     const service = await this.startService()
     await sleep(1000)
     const idle = peakRss(service.pid)
     const keys = Array.from({ length: count }, (_, i) => `bench/memory-${i}.bin`)
     const t0 = process.hrtime.bigint()
     await Promise.all(keys.map(async (key) => {
-      const answer = await exchange('POST', this.serviceEndpoint('/upload/file', key), uploadBody(size, mode), true)
+      const answer = mode === 'base64'
+        ? await exchange('POST', { url: `${this.serviceUrl}/upload/base64`, headers: { 'x-api-key': API_KEY } }, base64Body(size, key), true)
+        : await exchange('POST', this.serviceEndpoint('/upload/file', key), uploadBody(size, mode), true)
       if (answer.status !== 201) throw new Error(`memory upload answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`)
+      if (await this.sizeOf(key) !== size) throw new Error(`memory upload of ${key} stored the wrong size`)
     }))
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9
     const peak = (await this.stopService())!
     for (const key of keys) await this.remove(key)
     process.stdout.write('.')
-    return { name: `${count > 1 ? `${count} × ` : ''}${size / MiB} MiB upload, ${mode === 'length' ? 'Content-Length' : mode}`, size, count, mode, idleRss: idle, peakRss: peak, seconds }
+    return { name: `${count > 1 ? `${count} × ` : ''}${size / MiB} MiB upload, ${mode === 'length' ? 'Content-Length' : mode === 'base64' ? 'base64 JSON' : mode}`, size, count, mode, idleRss: idle, peakRss: peak, seconds }
+  }
+
+  /**
+   * What a Dify workflow does to the service: `connections` HTTP nodes at
+   * once, each uploading a file variable as form-data (its one part, the
+   * form's last) one after another, then downloading it; beside the relay
+   * (the same form body piped to a presigned PUT, and a presigned GET back).
+   * A fresh service per connection count: its peak RSS is that load's.
+   */
+  async difyCase (connections: number): Promise<DifyRow[]> {
+    const rows: DifyRow[] = []
+    await this.startService()
+    const keys = (via: Via, size: number): string[] => Array.from({ length: connections }, (_, i) => `bench/dify/${via}/${size}-${i}.bin`)
+    for (const mib of settings.difySizesMiB) {
+      const size = mib * MiB
+      const form = formBody(size)
+      const names = keys('service', size)
+      const relayNames = keys('relay', size)
+      const puts = await Promise.all(relayNames.map(async (key) => await this.presign(key, 'PUT')))
+      const gets = await Promise.all(relayNames.map(async (key) => await this.presign(key, 'GET')))
+      const upload = (via: Via, seconds: number): Promise<LoadResult> => hammer(via === 'service' ? this.serviceUrl : this.relayUrl, connections, seconds, (worker) => via === 'service'
+        ? { method: 'POST', path: `/upload/file?s3_key=${encodeURIComponent(names[worker]!)}`, body: form.body, headers: { ...form.headers, 'x-api-key': API_KEY } }
+        : { method: 'PUT', path: '/', body: form.body, headers: { ...form.headers, 'x-target': puts[worker]! } },
+      (status, head) => via === 'service' ? status === 201 && head.includes(`"size":${size}`) : status === 200)
+      const download = (via: Via, seconds: number): Promise<LoadResult> => hammer(via === 'service' ? this.serviceUrl : this.relayUrl, connections, seconds, (worker) => via === 'service'
+        ? { method: 'GET', path: `/download/file?s3_key=${encodeURIComponent(names[worker]!)}`, headers: { 'x-api-key': API_KEY } }
+        : { method: 'GET', path: '/', headers: { 'x-target': gets[worker]! } },
+      // the relay stored the form's framing too: its objects are that much longer
+      (status, _head, bytes) => status === 200 && bytes === (via === 'service' ? size : form.body.length))
+      for (const [op, load] of [['upload', upload], ['download', download]] as const) {
+        // untimed, shorter: V8 warms up on this load, the relay too
+        for (const via of ['service', 'relay'] as const) await load(via, Math.max(2, settings.difySeconds / 2))
+        // the relay's downloads read what the relay's uploads stored; the service's, the service's
+        const results: DifyRow['results'] = { service: [], relay: [] }
+        for (let round = 0; round < settings.rounds; round++) {
+          for (const via of (round % 2 === 0 ? ['service', 'relay'] : ['relay', 'service']) as Array<'service' | 'relay'>) {
+            let result: LoadResult | undefined
+            const sample = await this.timed(via, async () => { result = await load(via, settings.difySeconds) })
+            results[via].push({ ...result!, ...sample })
+            process.stdout.write('.')
+          }
+        }
+        rows.push({ name: `Dify: ${connections} at once, ${mib} MiB ${op === 'upload' ? 'form-data uploads' : 'downloads'}, ${settings.difySeconds} s`, op, size, connections, results, peakRss: undefined })
+      }
+      for (const key of [...names, ...relayNames]) await this.remove(key).catch(() => {})
+    }
+    const peak = await this.stopService()
+    for (const row of rows) row.peakRss = peak
+    process.stdout.write('\n')
+    return rows
   }
 }
 
@@ -455,15 +518,24 @@ async function main (): Promise<void> {
     const small: SmallRow[] = []
     const memory: MemoryRow[] = []
     const sweep: SweepRow[] = []
-    if (settings.cases.has('upload')) for (const mode of ['chunked', 'length', 'multipart'] as const) throughput.push(await bench.uploadCase(mode))
+    if (settings.cases.has('upload')) {
+      for (const mode of ['chunked', 'length', 'multipart'] as const) throughput.push(await bench.uploadCase(mode))
+      // a Dify-sized file as form-data, its length guessed (s3/guessed.ts): 16 back to back per sample
+      throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 }))
+    }
     if (settings.cases.has('download')) throughput.push(await bench.downloadCase())
     if (settings.cases.has('base64')) throughput.push(await bench.base64Case())
     if (settings.cases.has('small')) for (const op of ['upload', 'download'] as const) small.push(await bench.smallCase(op))
     if (settings.cases.has('memory')) {
       for (const mib of settings.memorySizesMiB) for (const mode of ['chunked', 'length'] as const) memory.push(await bench.memoryCase(mib * MiB, mode))
       for (const mode of ['chunked', 'length'] as const) memory.push(await bench.memoryCase(settings.concurrentMiB * MiB, mode, settings.concurrent))
+      const [single, each] = settings.base64UploadMiB
+      if (single !== undefined) memory.push(await bench.memoryCase(single * MiB, 'base64'))
+      if (each !== undefined) memory.push(await bench.memoryCase(each * MiB, 'base64', settings.concurrent))
       process.stdout.write('\n')
     }
+    const dify: DifyRow[] = []
+    if (settings.cases.has('dify')) for (const connections of settings.difyConnections) dify.push(...await bench.difyCase(connections))
     if (settings.cases.has('sweep')) for (const { partMiB, concurrency } of settings.sweep) sweep.push(await bench.sweepCase(partMiB, concurrency))
 
     const report: Report = {
@@ -476,6 +548,7 @@ async function main (): Promise<void> {
       throughput,
       small,
       memory,
+      dify,
       sweep,
       targets: []
     }

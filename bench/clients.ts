@@ -89,19 +89,20 @@ export function uploadBody (size: number, mode: UploadMode, lengthHeader?: strin
 const base64Block = randomBytes(3 * 256 * 1024).toString('base64')
 
 /**
- * A JSON body for /upload/base64 of `size` bytes (a multiple of 768 KiB),
- * the key before file_base64 (so that it streams), sent as it is generated.
+ * A JSON body for /upload/base64 of `size` bytes, the key before file_base64
+ * (so that it streams), sent as it is generated: whole 768 KiB blocks, then
+ * the rest (the only piece that may end in padding).
  */
 export function base64Body (size: number, key: string): { parts: Iterable<Buffer>, headers: Record<string, string> } {
   const blockBytes = 3 * 256 * 1024
-  if (size % blockBytes !== 0) throw new Error(`base64Body: ${size} is not a multiple of ${blockBytes}`)
   const head = Buffer.from(`{"s3_key":${JSON.stringify(key)},"file_base64":"`)
   const text = Buffer.from(base64Block)
+  const count = Math.floor(size / blockBytes)
+  const rest = Buffer.from(randomBytes(size - count * blockBytes).toString('base64'))
   const tail = Buffer.from('"}')
-  const count = size / blockBytes
   return {
-    parts: (function * () { yield head; for (let i = 0; i < count; i++) yield text; yield tail })(),
-    headers: { 'content-type': 'application/json', 'content-length': String(head.length + count * text.length + tail.length) }
+    parts: (function * () { yield head; for (let i = 0; i < count; i++) yield text; yield rest; yield tail })(),
+    headers: { 'content-type': 'application/json', 'content-length': String(head.length + count * text.length + rest.length + tail.length) }
   }
 }
 

@@ -9,6 +9,7 @@ import { canonicalPadding, DATA_URI, invalidBase64, mimeTypeOf } from './base64.
 const PREFIX_MAX = 1024
 const OUTSIDE_ALPHABET = /[^A-Za-z0-9+/=]/
 const WHITESPACE = /\s+/g
+const HAS_WHITESPACE = /\s/
 
 export class Base64Decoder {
   /** decoded bytes so far */
@@ -58,7 +59,8 @@ export class Base64Decoder {
   }
 
   private symbols (piece: string): Buffer | undefined {
-    const text = piece.replace(WHITESPACE, '')
+    // most texts have no line breaks: no copy then
+    const text = HAS_WHITESPACE.test(piece) ? piece.replace(WHITESPACE, '') : piece
     if (text.length === 0) return undefined
     const bad = OUTSIDE_ALPHABET.exec(text)
     if (bad !== null) throw invalidBase64(`unexpected character ${JSON.stringify(bad[0])} at position ${this.position + bad.index}`)
@@ -71,7 +73,7 @@ export class Base64Decoder {
       const after = this.padAt < start ? text : text.slice(pad)
       if (/[^=]/.test(after) || this.position - this.padAt > 2) throw invalidBase64(`unexpected character "=" at position ${this.padAt}`)
     }
-    const symbols = this.carry + text
+    const symbols = this.carry === '' ? text : this.carry + text
     // whole groups go out; an incomplete one, or the one the padding is in, waits
     const ready = this.padAt === undefined
       ? symbols.length - (symbols.length % 4)

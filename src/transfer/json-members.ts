@@ -30,6 +30,8 @@ export interface JsonMemberOptions {
 interface Token { name: string, value?: unknown }
 
 const HOSTILE_KEYS = new Set(['__proto__', 'constructor'])
+/** characters of the streamed member handed on at once */
+const TEXT_BATCH = 64 * 1024
 
 function invalidJson (why: string): AppError {
   return new AppError('INVALID_PARAMETER', `The body is not a JSON object: ${why}`)
@@ -60,6 +62,14 @@ export async function * jsonMembers (body: Readable, options: JsonMemberOptions)
   let text: string[] | undefined
   let textChars = 0
   let inStreamed = false
+  let batch: string[] = []
+  let batchChars = 0
+  const flush = (): JsonMember => {
+    const text = batch.join('')
+    batch = []
+    batchChars = 0
+    return { type: 'text', text }
+  }
   let sawObject = false
   try {
     for await (const token of tokens as AsyncIterable<Token>) {
@@ -98,7 +108,10 @@ export async function * jsonMembers (body: Readable, options: JsonMemberOptions)
         case 'stringChunk': {
           const piece = token.value as string
           if (inStreamed) {
-            if (piece.length > 0) yield { type: 'text', text: piece }
+            // the tokenizer's pieces are a few hundred characters: handed on in batches
+            batch.push(piece)
+            batchChars += piece.length
+            if (batchChars >= TEXT_BATCH) yield flush()
           } else if (text !== undefined && depth === 1) {
             textChars += piece.length
             if (textChars > maxFieldChars) throw new AppError('PAYLOAD_TOO_LARGE', `The member ${JSON.stringify(key)} is longer than ${maxFieldChars} characters`)
@@ -109,6 +122,7 @@ export async function * jsonMembers (body: Readable, options: JsonMemberOptions)
         case 'endString':
           if (inStreamed) {
             inStreamed = false
+            if (batchChars > 0) yield flush()
             yield { type: 'end' }
           } else if (depth === 1 && key !== undefined && text !== undefined) {
             yield { type: 'field', name: key, value: text.join('') }

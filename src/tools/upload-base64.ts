@@ -108,10 +108,14 @@ async function streamedUpload (app: FastifyInstance, request: FastifyRequest, re
   let heldBytes = 0
   let streaming: Streaming | undefined
 
+  /** where the bytes go, and as what, by the parameters `p` */
+  const destination = (p: Params): { key: ReturnType<typeof objectKey>, contentType: string | undefined } => {
+    const key = objectKey(request, [p.string('s3_key'), p.string('filename')])
+    return { key, contentType: storedContentType(p.contentType(), decoder.mimeType, key.key) }
+  }
   const start = (): Streaming => {
     const p = params()
-    const key = objectKey(request, [p.string('s3_key'), p.string('filename')])
-    const contentType = storedContentType(p.contentType(), decoder.mimeType, key.key)
+    const { key, contentType } = destination(p)
     const sink = new PassThrough()
     for (const piece of held) sink.write(piece)
     held = []
@@ -162,8 +166,7 @@ async function streamedUpload (app: FastifyInstance, request: FastifyRequest, re
     const expiry = presignExpiry(request, p)
     p.sha256()
     if (streaming === undefined) {
-      const key = objectKey(request, [p.string('s3_key'), p.string('filename')])
-      const contentType = storedContentType(p.contentType(), decoder.mimeType, key.key)
+      const { key, contentType } = destination(p)
       const source = Readable.from(held)
       const stored = await ingest({ store: app.store, storedKey: key.storedKey, source, request: request.raw, size: heldBytes, contentType, maxBytes: limit, sha256: p.sha256() })
       return await reply.code(201).send(await uploadAnswer(app, key, stored, expiry))

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
-import type { S3Client } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createAgents, createS3Client } from '../src/s3/client.js'
 import { PartBuffers, partSizeFor, sdkPartSender, uploadStream, type PartSender } from '../src/s3/multipart.js'
 import { statusOf } from '../src/s3/errors.js'
@@ -284,5 +284,37 @@ describe('multipart writer: part size', () => {
     assert.equal(partSizeFor(5 * 1024 * MiB, 8 * MiB), 8 * MiB)
     assert.equal(partSizeFor(100 * 1024 * MiB), 11 * MiB)
     assert.ok(partSizeFor(5 * 1024 * 1024 * MiB) * 10_000 >= 5 * 1024 * 1024 * MiB)
+  })
+})
+
+describe('the S3 server: a part of an upload that is aborted', () => {
+  let s3: TestS3
+  before(async () => { s3 = await startTestS3() })
+  after(async () => { await s3.close() })
+
+  it('a part still arriving when its upload is aborted, and a part after, leave no upload and the server serving', async () => {
+    const key = uniqueKey('aborted-part')
+    const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }))
+    assert.ok(UploadId !== undefined)
+    // a part whose body comes slowly: 1 MiB, then (after the abort) the rest
+    let release = (): void => {}
+    const released = new Promise<void>((resolve) => { release = resolve })
+    const body = Readable.from((async function * () {
+      yield randomBytes(MiB)
+      await released
+      yield randomBytes(MiB)
+    })())
+    const inFlight = s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: body, ContentLength: 2 * MiB }))
+      .then(() => 'stored', (err: Error) => err.name)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await s3.client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: key, UploadId }))
+    release()
+    // S3 may take the part in flight or refuse it; either way the upload is gone
+    assert.match(await inFlight, /^(stored|NoSuchUpload)$/)
+    await assert.rejects(s3.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 2, Body: randomBytes(1024) })),
+      (err: Error) => err.name === 'NoSuchUpload')
+    assert.equal(await countUnfinishedUploads(s3, key), 0)
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'still serving' }))
+    assert.equal((await objectBody(s3, key)).toString(), 'still serving')
   })
 })

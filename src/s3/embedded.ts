@@ -2,7 +2,7 @@
 // S3_ENDPOINT is configured outside production. Never used in production.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +44,8 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
   server.middleware.unshift(listObjectsV2Middleware(server.store))
   server.middleware.unshift(keysAndRangesMiddleware(server.store))
   server.store.getObject = oneByteRanges(server.store.getObject.bind(server.store), server.store)
+  const { default: S3Error } = await import('s3rver/lib/models/error.js')
+  server.store.putPart = partOfLiveUpload(server.store, (uploadId) => new S3Error('NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId }))
   server.store.putObject = atomicPutObject(server.store.putObject.bind(server.store), await mkdtemp(join(tmpdir(), 's3rver-spool-')))
   const { address, port } = await server.run()
   const host = address.includes(':') ? `[${address}]` : address
@@ -183,6 +185,47 @@ function listObjectsV2Middleware (store: ListingStore) {
       contents.map((o) => `<Contents>${tag('Key', o.key)}${tag('LastModified', o.lastModifiedDate.toISOString())}${tag('ETag', o.metadata.etag ?? '')}${tag('Size', o.size)}<StorageClass>STANDARD</StorageClass></Contents>`).join('') +
       prefixes.map((p) => `<CommonPrefixes>${tag('Prefix', p)}</CommonPrefixes>`).join('') +
       '</ListBucketResult>'
+  }
+}
+
+// s3rver 3.7 writes a part with mkdirp then an unguarded write stream: a part
+// that arrives for an upload already aborted recreates the upload's directory,
+// or, when the abort lands between the two, throws ENOENT from a stream with no
+// error listener, which kills the process. As on S3, a part of an upload that
+// does not exist (or no longer does) is refused with NoSuchUpload, and a write
+// that fails is an error of that request only.
+interface PartStore {
+  getResourcePath: (bucket: string, key: string | undefined, resource: string) => string
+}
+type PutPart = (bucket: string, uploadId: string, partNumber: string | number, content: NodeJS.ReadableStream) => Promise<{ size: number, md5: string }>
+
+function partOfLiveUpload (store: PartStore, noSuchUpload: (uploadId: string) => Error): PutPart {
+  return async (bucket, uploadId, partNumber, content) => {
+    const dir = join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId)
+    const partPath = join(dir, String(partNumber))
+    if (!await stat(join(dir, 'key')).then(() => true, () => false)) {
+      if ('resume' in content && typeof content.resume === 'function') content.resume()
+      throw noSuchUpload(uploadId)
+    }
+    const md5 = createHash('md5')
+    let size = 0
+    try {
+      await pipeline(content, async function * (chunks: AsyncIterable<Buffer | string>) {
+        for await (const chunk of chunks) {
+          md5.update(chunk)
+          size += chunk.length
+          yield chunk
+        }
+      }, createWriteStream(partPath))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw noSuchUpload(uploadId)
+      throw err
+    }
+    const digest = md5.digest('hex')
+    await writeFile(`${partPath}.md5`, digest).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchUpload(uploadId) : err
+    })
+    return { size, md5: digest }
   }
 }
 

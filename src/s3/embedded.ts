@@ -53,7 +53,13 @@ export async function startEmbeddedS3 (options: EmbeddedS3Options): Promise<Embe
     endpoint: `http://${host}:${port}`,
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
-    close: async () => { await server.close() }
+    close: async () => {
+      // its own close() waits for keep-alive connections to time out (5 s):
+      // by the time it is closed, nothing of ours is still talking to it
+      const closed = server.close()
+      server.httpServer?.closeAllConnections()
+      await closed
+    }
   }
 }
 

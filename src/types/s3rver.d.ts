@@ -11,6 +11,7 @@ declare module 's3rver' {
     constructor (options: S3rverOptions)
     run (): Promise<{ address: string, port: number }>
     close (): Promise<void>
+    httpServer?: import('node:http').Server
     store: {
       putObject: (object: { content: unknown }) => Promise<unknown>
       getMetadata: (bucket: string, key: string) => Promise<Record<string, string>>

@@ -38,4 +38,4 @@ STOPSIGNAL SIGTERM
 # as `npm start`: gc() for the memory pacer (src/transfer/memory-pacer.ts), a
 # 1 MiB young generation, and array buffers freed in the GC pause rather than
 # later by a background task (peak RSS: bench/README.md)
-CMD ["node", "--expose-gc", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]
+CMD ["node", "--expose-gc", "--max-semi-space-size=2", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]

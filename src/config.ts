@@ -43,6 +43,7 @@ const EnvSchema = Type.Object({
   API_KEY_QUERY_PARAM: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   MAX_UPLOAD_BYTES: Type.Integer({ default: 5 * GiB, minimum: 1 }),
   BASE64_MAX_BYTES: Type.Integer({ default: 32 * MiB, minimum: 1 }),
+  BASE64_STREAMS: Type.Integer({ default: 2, minimum: 1, maximum: 64 }),
   PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
   PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
   KEY_PREFIX: Type.Optional(Type.String()),
@@ -107,6 +108,8 @@ export interface Config {
   authDisabled: boolean
   maxUploadBytes: number
   base64MaxBytes: number
+  /** JSON base64 bodies decoded at once (the others wait their turn, BASE64_TURN_WAIT_MS at most) */
+  base64Streams: number
   presignDefaultExpiry: number
   presignMaxExpiry: number
   keyPrefix: string
@@ -335,6 +338,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     authDisabled,
     maxUploadBytes: env.MAX_UPLOAD_BYTES,
     base64MaxBytes: env.BASE64_MAX_BYTES,
+    base64Streams: env.BASE64_STREAMS,
     presignDefaultExpiry: env.PRESIGN_DEFAULT_EXPIRY,
     presignMaxExpiry: env.PRESIGN_MAX_EXPIRY,
     keyPrefix,

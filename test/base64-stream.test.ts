@@ -119,3 +119,33 @@ describe('POST /upload/base64, streamed', () => {
     assert.equal(await objectHead(suite.s3, 'p.bin'), undefined)
   })
 })
+
+describe('POST /upload/base64, streamed: BASE64_STREAMS bodies decoded at once', () => {
+  const suite = gatewaySuite({ BASE64_STREAMS: '1' })
+
+  it('a second body waits, unread, for the first to end; then both are stored whole', async () => {
+    const first = { key: uniqueKey('turn-1.bin'), data: randomBytes(6 * MiB + 1) }
+    const second = { key: uniqueKey('turn-2.bin'), data: randomBytes(6 * MiB + 2) }
+    const body = (key: string, data: Buffer): string => `{"s3_key":${JSON.stringify(key)},"file_base64":"${data.toString('base64')}"}`
+    const text = body(first.key, first.data)
+    const cutAt = Math.floor(text.length * 0.9)
+    let secondAnswer: Promise<Sent> | undefined
+    const firstAnswer = await post(suite.gw.url, [text.slice(0, cutAt), text.slice(cutAt)], async (index) => {
+      if (index !== 1) return
+      // the first is under way (its turn), the second sent whole meanwhile
+      await eventually('the first upload under way', async () => await countUnfinishedUploads(suite.s3, first.key) === 1)
+      secondAnswer = post(suite.gw.url, [body(second.key, second.data)])
+      // without turns it is stored and answered in well under a second
+      const early = await Promise.race([secondAnswer.then(() => 'answered'), new Promise((resolve) => setTimeout(() => { resolve('waiting') }, 3000))])
+      assert.equal(early, 'waiting', 'the second waits for its turn')
+      assert.equal(await countUnfinishedUploads(suite.s3, second.key), 0, 'no upload of it yet')
+      assert.equal(await objectHead(suite.s3, second.key), undefined)
+    })
+    assert.equal(firstAnswer.status, 201, JSON.stringify(firstAnswer.body))
+    assert.ok(secondAnswer !== undefined)
+    const answer = await secondAnswer
+    assert.equal(answer.status, 201, JSON.stringify(answer.body))
+    assert.ok((await objectBody(suite.s3, first.key))?.equals(first.data))
+    assert.ok((await objectBody(suite.s3, second.key))?.equals(second.data))
+  })
+})

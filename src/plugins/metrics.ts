@@ -65,14 +65,23 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
 
   const { pacer } = options
   if (pacer !== undefined) {
-    let reported = 0
+    const reported = { young: 0, full: 0 }
     new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
       name: `${PREFIX}paced_gc_total`,
       help: 'Young-generation GCs asked for because buffer memory grew while files streamed (0 without node --expose-gc)',
       registers: [register],
       collect () {
-        this.inc(pacer.collections - reported)
-        reported = pacer.collections
+        this.inc(pacer.collections - reported.young)
+        reported.young = pacer.collections
+      }
+    })
+    new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
+      name: `${PREFIX}paced_full_gc_total`,
+      help: 'Full GCs asked for because the JS heap grew while files streamed (streamed JSON text: base64); 0 without node --expose-gc',
+      registers: [register],
+      collect () {
+        this.inc(pacer.fullCollections - reported.full)
+        reported.full = pacer.fullCollections
       }
     })
   }

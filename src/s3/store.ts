@@ -61,6 +61,11 @@ export interface PutOptions {
   size?: number | undefined
   /** bytes it will probably have, when only that is known (guessed.ts) */
   likelySize?: number | undefined
+  /**
+   * parts uploading at once when it goes in parts (default UPLOAD_PART_CONCURRENCY):
+   * 1 for a body decoded in this process (base64), whose decoding, not S3, sets the pace
+   */
+  partsInFlight?: number | undefined
   contentType: string
   /** aborting cancels the transfer; nothing is stored */
   signal?: AbortSignal | undefined
@@ -187,7 +192,7 @@ export class ObjectStore {
   }
 
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
-    const { size, contentType, signal, likelySize } = options
+    const { size, contentType, signal, likelySize, partsInFlight } = options
     if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0 && likelySize <= MAX_GUESSED) {
       const buffers = this.guessBuffers?.tryTakeMany(Math.ceil(likelySize / GUESS_BUFFER))
       if (buffers !== undefined) {
@@ -219,15 +224,15 @@ export class ObjectStore {
         }), signal !== undefined ? { abortSignal: signal } : {})
         return { etag: out.ETag ?? await this.etagOf(key) }
       }
-      return await this.putMultipart(key, body, contentType, signal)
+      return await this.putMultipart(key, body, contentType, signal, partsInFlight ?? this.partConcurrency)
     } catch (err) {
       throw toAppError(signal?.aborted === true ? signal.reason : err, key)
     }
   }
 
-  private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
+  private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined, queueSize: number): Promise<{ etag: string }> {
     const sendPart = (await this.signed())?.putPart
-    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partBuffers.size, queueSize: this.partConcurrency, signal, sendPart, buffers: this.partBuffers }, body)
+    const { etag } = await uploadStream({ client: this.client, bucket: this.bucket, key, contentType, partSize: this.partBuffers.size, queueSize, signal, sendPart, buffers: this.partBuffers }, body)
     // Ceph answers CompleteMultipartUpload with an empty ETag
     return { etag: etag !== undefined && etag !== '' ? etag : await this.etagOf(key) }
   }

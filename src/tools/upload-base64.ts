@@ -16,6 +16,7 @@ import { storedContentType } from '../http/headers.js'
 import { Params } from '../params.js'
 import { base64TooLarge, decodeBase64Strict, encodedLength } from '../transfer/base64.js'
 import { Base64Decoder } from '../transfer/base64-stream.js'
+import { Turns } from '../transfer/turns.js'
 import { clientHungUp, ingest, storeBuffer, type Stored } from '../transfer/ingest.js'
 import { jsonMembers } from '../transfer/json-members.js'
 import { FIELD_MAX_BYTES } from './form-files.js'
@@ -23,6 +24,10 @@ import { formBodies } from './form-bodies.js'
 import { COMMON_ERRORS, UPLOAD_PARAMS } from './params.js'
 import { defineTool } from './registry.js'
 import { uploadAnswer } from './upload-answer.js'
+
+/** the longest a JSON body waits for its turn to be decoded (BASE64_STREAMS at once), then goes ahead */
+export const BASE64_TURN_WAIT_MS = 10_000
+const turnsOf = new WeakMap<object, Turns>()
 
 /** decoded bytes held before they go on to S3 (a content_type may still come) */
 export const STREAM_AFTER_BYTES = 1024 * 1024
@@ -56,10 +61,27 @@ export default defineTool({
     handler: async (request, reply) => {
       const query = request.query as Record<string, unknown>
       if (request.body !== undefined) return await wholeUpload(app, request, reply, new Params(request.body as Record<string, unknown>, query))
-      return await streamedUpload(app, request, reply, query)
+      // a few bodies at a time: decoding is this thread's work, and each holds its part buffers
+      let turns = turnsOf.get(app.config)
+      if (turns === undefined) turnsOf.set(app.config, turns = new Turns(app.config.base64Streams, BASE64_TURN_WAIT_MS))
+      const done = await turns.take(clientGone(request))
+      try {
+        return await streamedUpload(app, request, reply, query)
+      } finally {
+        done()
+      }
     }
   }]
 })
+
+/** aborted when the client hangs up while waiting for its turn */
+function clientGone (request: FastifyRequest): AbortSignal {
+  const gone = new AbortController()
+  const onClose = (): void => { if (!request.raw.complete) gone.abort() }
+  request.raw.once('close', onClose)
+  request.raw.once('end', () => { request.raw.off('close', onClose) })
+  return gone.signal
+}
 
 /** the JSON text holds the base64 (4/3 of the bytes) plus line breaks and fields */
 function bodyLimit (app: FastifyInstance): number {
@@ -120,7 +142,8 @@ async function streamedUpload (app: FastifyInstance, request: FastifyRequest, re
     for (const piece of held) sink.write(piece)
     held = []
     // sha256 may still come: the guard reads it when the bytes are in
-    const stored = ingest({ store: app.store, storedKey: key.storedKey, source: sink, request: request.raw, contentType, maxBytes: limit, sha256: () => params().sha256() })
+    // one part in flight while the next fills: decoding here sets the pace, and 5 MiB less per upload
+    const stored = ingest({ store: app.store, storedKey: key.storedKey, source: sink, request: request.raw, contentType, maxBytes: limit, partsInFlight: 1, sha256: () => params().sha256() })
     const state: Streaming = { sink, key, shape: shapeOf(p), failure: undefined, stored }
     stored.catch((err: unknown) => { state.failure = err })
     return state

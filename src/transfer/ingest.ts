@@ -19,6 +19,8 @@ export interface IngestOptions {
   size?: number | undefined
   /** otherwise, the length it probably has (a form's file part): tried first, never trusted (s3/guessed.ts) */
   likelySize?: number | undefined
+  /** parts at once if it goes in parts (ObjectStore's PutOptions) */
+  partsInFlight?: number | undefined
   /** undefined: sniffed from the first bytes (sniff.ts) */
   contentType: string | undefined
   maxBytes: number
@@ -41,7 +43,7 @@ export function clientHungUp (): AppError {
 }
 
 export async function ingest (options: IngestOptions): Promise<Stored> {
-  const { store, storedKey, source, request, size, likelySize, contentType, maxBytes, sha256, sourceFailure = clientHungUp } = options
+  const { store, storedKey, source, request, size, likelySize, partsInFlight, contentType, maxBytes, sha256, sourceFailure = clientHungUp } = options
   if (size === 0) {
     source.resume()
     return await storeBuffer(store, storedKey, Buffer.alloc(0), contentType, typeof sha256 === 'function' ? sha256() : sha256)
@@ -82,7 +84,7 @@ export async function ingest (options: IngestOptions): Promise<Stored> {
       else if (head.length > 0) guard.write(head)
     }
     if (!source.readableEnded) source.pipe(guard)
-    const { etag } = await store.put(storedKey, guard, { size, likelySize, contentType: type, signal: abort.signal })
+    const { etag } = await store.put(storedKey, guard, { size, likelySize, partsInFlight, contentType: type, signal: abort.signal })
     if (failure !== undefined) throw failure
     if (guard.sha256 === undefined) throw new Error('ingest: the upload completed before its body ended')
     return { size: guard.bytes, sha256: guard.sha256, etag, contentType: type }

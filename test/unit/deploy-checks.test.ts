@@ -72,8 +72,8 @@ describe('deployment checks', () => {
       ['no NODE_ENV=production', (t) => t.replace('NODE_ENV=production', 'NODE_ENV=development'), /NODE_ENV=production/],
       ['no HEALTHCHECK', (t) => t.replace(/HEALTHCHECK[^\n]*\\\n[^\n]+\n/, ''), /no HEALTHCHECK/],
       ['a curl HEALTHCHECK', (t) => t.replace(/CMD \["node", "-e", [^\n]+/, 'CMD ["curl", "-f", "http://127.0.0.1:3000/healthz"]'), /probe \/healthz with node/],
-      ['npm as PID 1', (t) => t.replace('CMD ["node", "--expose-gc", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]', 'CMD ["npm", "start"]'), /exec form running node directly/],
-      ['a shell-form CMD', (t) => t.replace('CMD ["node", "--expose-gc", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]', 'CMD node dist/server.js'), /exec form running node directly/],
+      ['npm as PID 1', (t) => t.replace('CMD ["node", "--expose-gc", "--max-semi-space-size=2", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]', 'CMD ["npm", "start"]'), /exec form running node directly/],
+      ['a shell-form CMD', (t) => t.replace('CMD ["node", "--expose-gc", "--max-semi-space-size=2", "--no-concurrent-array-buffer-sweeping", "dist/server.js"]', 'CMD node dist/server.js'), /exec form running node directly/],
       ['COPY of a file that does not exist', (t) => t.replace('COPY group ./group', 'COPY groups ./groups'), /COPY groups: no such file/],
       ['dev dependencies in the runtime stage', (t) => t.replace('COPY --from=deps /app/node_modules ./node_modules', 'RUN npm ci'), /runtime stage installs dev dependencies/]
     ]

@@ -1,5 +1,6 @@
 // The memory pacer: a scavenge each time buffer memory has grown by its
-// threshold, looked at only while transfers run; nothing without a GC function.
+// threshold, a full GC each time the JS heap has, looked at only while
+// transfers run; nothing without a GC function.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,16 +10,22 @@ const MiB = 1024 * 1024
 
 /** a pacer over a fake buffer gauge; each GC frees what `freed()` says */
 function fake (growth = 8 * MiB, intervalMs = 1000) {
-  const state = { bytes: 100 * MiB, gcs: 0, live: 100 * MiB }
+  const state = { bytes: 100 * MiB, gcs: 0, live: 100 * MiB, heap: 40 * MiB, liveHeap: 40 * MiB, fullGcs: 0 }
   const pacer = new MemoryPacer({
     growth,
     intervalMs,
     gc: (options) => {
-      assert.deepEqual(options, { type: 'minor' })
-      state.gcs++
+      if (options === undefined) {
+        // a full GC: the heap's dead objects and the dead buffers
+        state.fullGcs++
+        state.heap = state.liveHeap
+      } else {
+        assert.deepEqual(options, { type: 'minor' })
+        state.gcs++
+      }
       state.bytes = state.live
     },
-    bufferBytes: () => state.bytes
+    memory: () => ({ buffers: state.bytes, heap: state.heap })
   })
   return { pacer, state }
 }
@@ -42,6 +49,46 @@ describe('memory pacer', () => {
     state.bytes = 127 * MiB
     pacer.check()
     assert.equal(state.gcs, 2, 'only 7 MiB over the baseline taken after the GC')
+    pacer.end()
+  })
+
+  it('asks for a full GC once the JS heap grew by 16 MiB since the last one (dead strings of a streamed JSON body)', () => {
+    const { pacer, state } = fake()
+    pacer.begin()
+    state.heap += 15 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 0, '15 MiB of heap growth is under 16 MiB')
+    state.heap += 1 * MiB
+    state.bytes += 9 * MiB
+    pacer.check()
+    assert.deepEqual([state.fullGcs, state.gcs], [1, 0], 'one full GC, which frees the buffers too: no scavenge besides')
+    assert.equal(pacer.fullCollections, 1)
+    // measured after the GC: 10 MiB more of live heap is the new baseline
+    state.liveHeap = 50 * MiB
+    state.heap = 65 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 2, '25 MiB over the first baseline')
+    state.heap = 65 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 2, 'only 15 MiB over the baseline taken after the GC')
+    // the heap shrank on its own (V8's own GC): growth counts from the low
+    state.heap = 30 * MiB
+    pacer.check()
+    state.heap = 46 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 3, '16 MiB above the low of 30 MiB')
+    pacer.end()
+  })
+
+  it('counts the heap\'s growth across scavenges (they promote what they do not free)', () => {
+    const { pacer, state } = fake()
+    pacer.begin()
+    for (let i = 0; i < 3; i++) {
+      state.heap += 6 * MiB
+      state.bytes += 8 * MiB
+      pacer.check()
+    }
+    assert.deepEqual([state.gcs, state.fullGcs], [2, 1], 'two scavenges for the buffers, then a full GC at 18 MiB of heap growth')
     pacer.end()
   })
 
@@ -84,12 +131,13 @@ describe('memory pacer', () => {
 
   it('does nothing without a GC function (node without --expose-gc)', () => {
     let read = 0
-    const pacer = new MemoryPacer({ gc: undefined, bufferBytes: () => { read++; return 0 } })
+    const pacer = new MemoryPacer({ gc: undefined, memory: () => { read++; return { buffers: 0, heap: 0 } } })
     assert.equal(pacer.enabled, false)
     pacer.begin()
     pacer.check()
     pacer.end()
     assert.equal(read, 0)
     assert.equal(pacer.collections, 0)
+    assert.equal(pacer.fullCollections, 0)
   })
 })

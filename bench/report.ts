@@ -137,6 +137,8 @@ export interface Report {
   dify?: DifyRow[]
   /** present when the sweep case ran */
   sweep?: SweepRow[]
+  /** cases that threw: the others' results are still reported */
+  failures?: Array<{ case: string, error: string }>
   targets: Target[]
 }
 
@@ -274,6 +276,7 @@ function table (header: string[], rows: string[][]): string {
 export function renderReport (report: Report): string {
   const out: string[] = []
   out.push(`${report.command} — ${report.date.slice(0, 10)}, ${report.machine.cores} × ${report.machine.cpu}, ${report.machine.memoryGiB} GiB, Linux ${report.machine.kernel}, Node ${report.machine.node}`)
+  for (const failure of report.failures ?? []) out.push(`FAILED: ${failure.case}: ${failure.error}`)
   out.push(`S3: ${report.backend}. Medians of ${String(report.settings.rounds)} alternated rounds after one untimed warm-up each way; relay = bare node:http pipe to presigned URLs; SDK hop = the same pipe through the AWS SDK (PutObject/GetObject), hashing uploads with SHA-256 and, for base64, encoding on the way; direct = the bench client straight to S3.`)
   out.push('')
   if (report.throughput.length > 0) {

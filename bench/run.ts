@@ -518,25 +518,36 @@ async function main (): Promise<void> {
     const small: SmallRow[] = []
     const memory: MemoryRow[] = []
     const sweep: SweepRow[] = []
-    if (settings.cases.has('upload')) {
-      for (const mode of ['chunked', 'length', 'multipart'] as const) throughput.push(await bench.uploadCase(mode))
-      // a Dify-sized file as form-data, its length guessed (s3/guessed.ts): 16 back to back per sample
-      throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 }))
+    const dify: DifyRow[] = []
+    // a case that throws is reported as failed; the others still run and are written
+    const failures: Array<{ case: string, error: string }> = []
+    const attempt = async (name: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run()
+      } catch (err) {
+        console.error(`\nbench: ${name} failed: ${(err as Error).stack ?? String(err)}`)
+        failures.push({ case: name, error: (err as Error).message })
+        await bench.stopService().catch(() => {})
+      }
     }
-    if (settings.cases.has('download')) throughput.push(await bench.downloadCase())
-    if (settings.cases.has('base64')) throughput.push(await bench.base64Case())
-    if (settings.cases.has('small')) for (const op of ['upload', 'download'] as const) small.push(await bench.smallCase(op))
+    if (settings.cases.has('upload')) {
+      for (const mode of ['chunked', 'length', 'multipart'] as const) await attempt(`upload ${mode}`, async () => { throughput.push(await bench.uploadCase(mode)) })
+      // a Dify-sized file as form-data, its length guessed (s3/guessed.ts): 16 back to back per sample
+      await attempt('upload 15 MiB form-data', async () => { throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 })) })
+    }
+    if (settings.cases.has('download')) await attempt('download', async () => { throughput.push(await bench.downloadCase()) })
+    if (settings.cases.has('base64')) await attempt('base64', async () => { throughput.push(await bench.base64Case()) })
+    if (settings.cases.has('small')) for (const op of ['upload', 'download'] as const) await attempt(`small ${op}`, async () => { small.push(await bench.smallCase(op)) })
     if (settings.cases.has('memory')) {
-      for (const mib of settings.memorySizesMiB) for (const mode of ['chunked', 'length'] as const) memory.push(await bench.memoryCase(mib * MiB, mode))
-      for (const mode of ['chunked', 'length'] as const) memory.push(await bench.memoryCase(settings.concurrentMiB * MiB, mode, settings.concurrent))
+      for (const mib of settings.memorySizesMiB) for (const mode of ['chunked', 'length'] as const) await attempt(`memory ${mib} MiB ${mode}`, async () => { memory.push(await bench.memoryCase(mib * MiB, mode)) })
+      for (const mode of ['chunked', 'length'] as const) await attempt(`memory ${settings.concurrent} x ${settings.concurrentMiB} MiB ${mode}`, async () => { memory.push(await bench.memoryCase(settings.concurrentMiB * MiB, mode, settings.concurrent)) })
       const [single, each] = settings.base64UploadMiB
-      if (single !== undefined) memory.push(await bench.memoryCase(single * MiB, 'base64'))
-      if (each !== undefined) memory.push(await bench.memoryCase(each * MiB, 'base64', settings.concurrent))
+      if (single !== undefined) await attempt(`memory ${single} MiB base64`, async () => { memory.push(await bench.memoryCase(single * MiB, 'base64')) })
+      if (each !== undefined) await attempt(`memory ${settings.concurrent} x ${each} MiB base64`, async () => { memory.push(await bench.memoryCase(each * MiB, 'base64', settings.concurrent)) })
       process.stdout.write('\n')
     }
-    const dify: DifyRow[] = []
-    if (settings.cases.has('dify')) for (const connections of settings.difyConnections) dify.push(...await bench.difyCase(connections))
-    if (settings.cases.has('sweep')) for (const { partMiB, concurrency } of settings.sweep) sweep.push(await bench.sweepCase(partMiB, concurrency))
+    if (settings.cases.has('dify')) for (const connections of settings.difyConnections) await attempt(`dify ${connections}`, async () => { dify.push(...await bench.difyCase(connections)) })
+    if (settings.cases.has('sweep')) for (const { partMiB, concurrency } of settings.sweep) await attempt(`sweep ${partMiB}x${concurrency}`, async () => { sweep.push(await bench.sweepCase(partMiB, concurrency)) })
 
     const report: Report = {
       date: started.toISOString(),
@@ -550,6 +561,7 @@ async function main (): Promise<void> {
       memory,
       dify,
       sweep,
+      ...(failures.length > 0 ? { failures } : {}),
       targets: []
     }
     report.targets = evaluate(report)
@@ -561,6 +573,10 @@ async function main (): Promise<void> {
       await rename(join(dir, `${name}.tmp`), join(dir, name))
     }
     console.log(`results: bench/results/latest.json and bench/results/${settings.backend}.json (${report.seconds} s)`)
+    if (failures.length > 0) {
+      console.error(`bench: ${failures.length} case(s) failed: ${failures.map((f) => f.case).join(', ')}`)
+      process.exitCode = 1
+    }
   } finally {
     await stopAll()
   }

@@ -32,6 +32,8 @@ declare module 'fastify' {
     fileFetcher: FileFetcher
     /** shutdown has begun: /readyz answers 503 and every answer closes its connection */
     draining: boolean
+    /** the memory pacer, when the process runs one (server.ts) */
+    pacer: MemoryPacer | undefined
   }
 }
 
@@ -173,6 +175,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const store = deps.store ?? new ObjectStore(config.s3, { debug: () => {}, info: () => {}, warn: sdkLog, error: sdkLog }, config.maxUploadBytes)
   app.decorate('config', config)
   app.decorate('store', store)
+  app.decorate('pacer', deps.pacer)
   if (deps.store === undefined) {
     app.addHook('onClose', async () => {
       // an upload cut by shutdown is still aborting its multipart upload: let it

@@ -65,9 +65,12 @@ export default defineTool({
       let turns = turnsOf.get(app.config)
       if (turns === undefined) turnsOf.set(app.config, turns = new Turns(app.config.base64Streams, BASE64_TURN_WAIT_MS))
       const done = await turns.take(clientGone(request))
+      // its text's strings: full GCs while it streams (memory-pacer.ts)
+      app.pacer?.textBegin()
       try {
         return await streamedUpload(app, request, reply, query)
       } finally {
+        app.pacer?.textEnd()
         done()
       }
     }

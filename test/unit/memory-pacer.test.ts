@@ -52,9 +52,14 @@ describe('memory pacer', () => {
     pacer.end()
   })
 
-  it('asks for a full GC once the JS heap grew by 16 MiB since the last one (dead strings of a streamed JSON body)', () => {
+  it('while JSON text streams, asks for a full GC once the JS heap grew by 16 MiB since the last one (its dead strings)', () => {
     const { pacer, state } = fake()
     pacer.begin()
+    state.heap += 32 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 0, 'no text streaming: the heap is V8\'s to schedule')
+    state.heap -= 32 * MiB
+    pacer.textBegin()
     state.heap += 15 * MiB
     pacer.check()
     assert.equal(state.fullGcs, 0, '15 MiB of heap growth is under 16 MiB')
@@ -77,12 +82,17 @@ describe('memory pacer', () => {
     state.heap = 46 * MiB
     pacer.check()
     assert.equal(state.fullGcs, 3, '16 MiB above the low of 30 MiB')
+    pacer.textEnd()
+    state.heap += 20 * MiB
+    pacer.check()
+    assert.equal(state.fullGcs, 3, 'the text ended')
     pacer.end()
   })
 
   it('counts the heap\'s growth across scavenges (they promote what they do not free)', () => {
     const { pacer, state } = fake()
     pacer.begin()
+    pacer.textBegin()
     for (let i = 0; i < 3; i++) {
       state.heap += 6 * MiB
       state.bytes += 8 * MiB

@@ -23,6 +23,28 @@ function routeOf (request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unmatched'
 }
 
+/**
+ * A counter of counts kept elsewhere (only ever growing), read on scrape:
+ * each count by the value of `label`, or, without one, the counter itself.
+ */
+function mirroredCounter (register: Registry, name: string, help: string, counts: () => Readonly<Record<string, number>>, label?: string): void {
+  const reported: Record<string, number> = {}
+  new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
+    name,
+    help,
+    labelNames: label !== undefined ? [label] : [],
+    registers: [register],
+    collect () {
+      for (const [value, count] of Object.entries(counts())) {
+        const grown = count - (reported[value] ?? 0)
+        if (label !== undefined) this.inc({ [label]: value }, grown)
+        else this.inc(grown)
+        reported[value] = count
+      }
+    }
+  })
+}
+
 async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Promise<void> {
   const register = new Registry()
   if (options.processMetrics === true) collectDefaultMetrics({ register, prefix: PREFIX })
@@ -49,41 +71,18 @@ async function metricsPlugin (app: FastifyInstance, options: MetricsOptions): Pr
     }
   })
 
-  const reportedGuesses = { right: 0, wrong: 0 }
-  new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
-    name: `${PREFIX}guessed_uploads_total`,
-    help: 'Form file parts streamed as one PUT of the length the request\'s Content-Length left for them: right (stored so), wrong (stored again in parts, costing time)',
-    labelNames: ['guess'],
-    registers: [register],
-    collect () {
-      for (const guess of ['right', 'wrong'] as const) {
-        this.inc({ guess }, app.store.guesses[guess] - reportedGuesses[guess])
-        reportedGuesses[guess] = app.store.guesses[guess]
-      }
-    }
-  })
+  mirroredCounter(register, `${PREFIX}guessed_uploads_total`,
+    'Form file parts streamed as one PUT of the length the request\'s Content-Length left for them: right (stored so), wrong (stored again in parts, costing time)',
+    () => app.store.guesses, 'guess')
 
   const { pacer } = options
   if (pacer !== undefined) {
-    const reported = { young: 0, full: 0 }
-    new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
-      name: `${PREFIX}paced_gc_total`,
-      help: 'Young-generation GCs asked for because buffer memory grew while files streamed (0 without node --expose-gc)',
-      registers: [register],
-      collect () {
-        this.inc(pacer.collections - reported.young)
-        reported.young = pacer.collections
-      }
-    })
-    new Counter({ // eslint-disable-line no-new -- registered in `register`, read on scrape
-      name: `${PREFIX}paced_full_gc_total`,
-      help: 'Full GCs asked for because the JS heap grew while files streamed (streamed JSON text: base64); 0 without node --expose-gc',
-      registers: [register],
-      collect () {
-        this.inc(pacer.fullCollections - reported.full)
-        reported.full = pacer.fullCollections
-      }
-    })
+    mirroredCounter(register, `${PREFIX}paced_gc_total`,
+      'Young-generation GCs asked for because buffer memory grew while files streamed (0 without node --expose-gc)',
+      () => ({ all: pacer.collections }))
+    mirroredCounter(register, `${PREFIX}paced_full_gc_total`,
+      'Full GCs asked for because the JS heap grew while files streamed (streamed JSON text: base64); 0 without node --expose-gc',
+      () => ({ all: pacer.fullCollections }))
   }
 
   // a socket's byte counters when its previous exchange ended: the parser reads

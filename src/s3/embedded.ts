@@ -210,7 +210,7 @@ function partOfLiveUpload (store: PartStore, noSuchUpload: (uploadId: string) =>
     const dir = join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId)
     const partPath = join(dir, String(partNumber))
     if (!await stat(join(dir, 'key')).then(() => true, () => false)) {
-      if ('resume' in content && typeof content.resume === 'function') content.resume()
+      content.resume()
       throw noSuchUpload(uploadId)
     }
     const md5 = createHash('md5')

@@ -27,7 +27,6 @@ import { uploadAnswer } from './upload-answer.js'
 
 /** the longest a JSON body waits for its turn to be decoded (BASE64_STREAMS at once), then goes ahead */
 export const BASE64_TURN_WAIT_MS = 10_000
-const turnsOf = new WeakMap<object, Turns>()
 
 /** decoded bytes held before they go on to S3 (a content_type may still come) */
 export const STREAM_AFTER_BYTES = 1024 * 1024
@@ -53,28 +52,29 @@ export default defineTool({
     scope.addContentTypeParser('application/json', (_request, _payload, done) => { done(null) })
     await formBodies(scope, bodyLimit(scope))
   },
-  routes: (app) => [{
-    method: 'POST',
-    path: '/upload/base64',
-    params: 'query',
-    options: { bodyLimit: bodyLimit(app) },
-    handler: async (request, reply) => {
-      const query = request.query as Record<string, unknown>
-      if (request.body !== undefined) return await wholeUpload(app, request, reply, new Params(request.body as Record<string, unknown>, query))
-      // a few bodies at a time: decoding is this thread's work, and each holds its part buffers
-      let turns = turnsOf.get(app.config)
-      if (turns === undefined) turnsOf.set(app.config, turns = new Turns(app.config.base64Streams, BASE64_TURN_WAIT_MS))
-      const done = await turns.take(clientGone(request))
-      // its text's strings: full GCs while it streams (memory-pacer.ts)
-      app.pacer?.textBegin()
-      try {
-        return await streamedUpload(app, request, reply, query)
-      } finally {
-        app.pacer?.textEnd()
-        done()
+  routes: (app) => {
+    // a few bodies at a time: decoding is this thread's work, and each holds its part buffers
+    const turns = new Turns(app.config.base64Streams, BASE64_TURN_WAIT_MS)
+    return [{
+      method: 'POST',
+      path: '/upload/base64',
+      params: 'query',
+      options: { bodyLimit: bodyLimit(app) },
+      handler: async (request, reply) => {
+        const query = request.query as Record<string, unknown>
+        if (request.body !== undefined) return await wholeUpload(app, request, reply, new Params(request.body as Record<string, unknown>, query))
+        const done = await turns.take(clientGone(request))
+        // its text's strings: full GCs while it streams (memory-pacer.ts)
+        app.pacer?.textBegin()
+        try {
+          return await streamedUpload(app, request, reply, query)
+        } finally {
+          app.pacer?.textEnd()
+          done()
+        }
       }
-    }
-  }]
+    }]
+  }
 })
 
 /** aborted when the client hangs up while waiting for its turn */

@@ -9,8 +9,7 @@
 // Nothing larger than MCP_INLINE_MAX_BYTES is pulled into memory: a bigger
 // download answers a presigned URL.
 import type { IncomingHttpHeaders } from 'node:http'
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node'
-import { ProtocolError, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server'
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Permission } from '../auth/keys.js'
 import { hasPermission } from '../auth/scope.js'
@@ -314,9 +313,32 @@ function rebindingRefusal (request: FastifyRequest, options: McpOptions): AppErr
   return undefined
 }
 
+/**
+ * The MCP SDK, loaded by the first /mcp request: with zod, it is ~25 MiB of
+ * RSS (and ~10 MiB of heap) that a service used only as an HTTP tool never
+ * needs, and that every memory peak of the transfers would otherwise carry.
+ */
+interface McpSdk {
+  Server: typeof import('@modelcontextprotocol/server').Server
+  ProtocolError: typeof import('@modelcontextprotocol/server').ProtocolError
+  NodeStreamableHTTPServerTransport: typeof import('@modelcontextprotocol/node').NodeStreamableHTTPServerTransport
+}
+let sdk: Promise<McpSdk> | undefined
+async function loadSdk (): Promise<McpSdk> {
+  if (sdk === undefined) {
+    sdk = Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/node')]).then(([server, node]) => ({
+      Server: server.Server, ProtocolError: server.ProtocolError, NodeStreamableHTTPServerTransport: node.NodeStreamableHTTPServerTransport
+    }))
+    // a failed load is tried again by the next request
+    sdk.catch(() => { sdk = undefined })
+  }
+  return await sdk
+}
+
 async function answerMcp (request: FastifyRequest, reply: FastifyReply, options: McpOptions, tools: McpTool[]): Promise<void> {
   const refusal = rebindingRefusal(request, options)
   if (refusal !== undefined) throw refusal
+  const { Server, ProtocolError, NodeStreamableHTTPServerTransport } = await loadSdk()
   const app = request.server
   const visible = tools.filter((tool) => hasPermission(request, tool.permission))
   const server = new Server({ name: 'dify-s3-gateway', version: options.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS })

@@ -83,6 +83,19 @@ export function cpuSeconds (pid: number): { user: number, system: number } {
   return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND }
 }
 
+/**
+ * The machine's CPU time so far, all cores (/proc/stat): busy (user, nice,
+ * system, irq, softirq, steal) and in all, in ticks. The bench client, the
+ * hop and S3 share these cores: a transfer that keeps them busy is bound by
+ * CPU, and a hop is then as fast as the CPU it leaves to the others.
+ */
+export function machineTicks (): { busy: number, total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+  const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)
+  return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) }
+}
+
 /** peak resident set size in bytes (VmHWM) */
 export function peakRss (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -19,6 +19,8 @@ export interface Sample {
   cpu: number | undefined
   cpuUser?: number
   cpuSystem?: number
+  /** the share of all cores' time the machine was busy during the transfer (client, hop and S3 together), 0–1 */
+  busy?: number
 }
 
 export interface ThroughputRow {
@@ -28,12 +30,14 @@ export interface ThroughputRow {
   /** VmHWM of the service process that ran this case's rounds */
   peakRss: number | undefined
   /** uploads of unknown length: S3 alone taking the same bytes as parts from memory, per round */
-  ceiling?: { partMiB: number, concurrency: number, mibPerSecond: number[] }
+  ceiling?: { partMiB: number, concurrency: number, mibPerSecond: number[], /** the machine's busy share of all cores, per round */ busy?: number[] }
   summary?: {
     mibPerSecond: Record<Via, number>
     cpuPerGiB: Record<Hop, number>
     /** the service's user-space share of its CPU per GiB */
     serviceUserPerGiB: number
+    /** the machine's busy share of all cores during the transfer (median), by via */
+    busy: Record<Via, number>
     vsRelay: number
     vsDirect: number
     cpuVsRelay: number
@@ -161,6 +165,7 @@ function summarizeThroughput (row: ThroughputRow): NonNullable<ThroughputRow['su
     mibPerSecond,
     cpuPerGiB,
     serviceUserPerGiB: median(row.samples.service.map((s) => (s.cpuUser ?? Number.NaN) / (row.bytes / GiB))),
+    busy: byVia((via) => median(row.samples[via].map((s) => s.busy ?? Number.NaN))),
     vsRelay: mibPerSecond.service / mibPerSecond.relay,
     vsDirect: mibPerSecond.service / mibPerSecond.direct,
     cpuVsRelay: cpuPerGiB.service / cpuPerGiB.relay,
@@ -281,10 +286,10 @@ export function renderReport (report: Report): string {
   out.push('')
   if (report.throughput.length > 0) {
     out.push(table(
-      ['case', 'service MiB/s', 'relay MiB/s', 'SDK hop MiB/s', 'direct MiB/s', 'service ÷ relay', 'SDK hop ÷ relay', 'service ÷ direct', 'service CPU s/GiB (user)', 'relay CPU s/GiB', 'SDK hop CPU s/GiB', 'CPU ÷ relay: service / SDK hop', 'service peak RSS MiB'],
+      ['case', 'service MiB/s', 'relay MiB/s', 'SDK hop MiB/s', 'direct MiB/s', 'service ÷ relay', 'SDK hop ÷ relay', 'service ÷ direct', 'service CPU s/GiB (user)', 'relay CPU s/GiB', 'SDK hop CPU s/GiB', 'CPU ÷ relay: service / SDK hop', 'machine CPU busy %: service / relay / direct', 'service peak RSS MiB'],
       report.throughput.map((row) => {
         const s = row.summary!
-        return [row.name, f(s.mibPerSecond.service), f(s.mibPerSecond.relay), f(s.mibPerSecond.sdk), f(s.mibPerSecond.direct), f(s.vsRelay, 2), f(s.sdkVsRelay, 2), f(s.vsDirect, 2), `${f(s.cpuPerGiB.service, 2)} (${f(s.serviceUserPerGiB, 2)})`, f(s.cpuPerGiB.relay, 2), f(s.cpuPerGiB.sdk, 2), `${f(s.cpuVsRelay, 2)} / ${f(s.sdkCpuVsRelay, 2)}`, mib(row.peakRss)]
+        return [row.name, f(s.mibPerSecond.service), f(s.mibPerSecond.relay), f(s.mibPerSecond.sdk), f(s.mibPerSecond.direct), f(s.vsRelay, 2), f(s.sdkVsRelay, 2), f(s.vsDirect, 2), `${f(s.cpuPerGiB.service, 2)} (${f(s.serviceUserPerGiB, 2)})`, f(s.cpuPerGiB.relay, 2), f(s.cpuPerGiB.sdk, 2), `${f(s.cpuVsRelay, 2)} / ${f(s.sdkCpuVsRelay, 2)}`, `${f(100 * s.busy.service)} / ${f(100 * s.busy.relay)} / ${f(100 * s.busy.direct)}`, mib(row.peakRss)]
       })))
     out.push('')
   }
@@ -300,10 +305,10 @@ export function renderReport (report: Report): string {
   }
   const ceilings = report.throughput.filter((row) => row.ceiling !== undefined)
   if (ceilings.length > 0) {
-    out.push(table(['upload of unknown length (relay in parts: hashing and cutting the body into parts; S3 multipart alone: the same bytes as parts from memory, straight to S3)', 'part size × parts at once', 'relay in parts MiB/s', 'S3 multipart alone MiB/s', 'relay in parts ÷ relay', 'S3 multipart alone ÷ relay', 'service ÷ relay', 'relay in parts CPU s/GiB', 'CPU ÷ relay: service / relay in parts'],
+    out.push(table(['upload of unknown length (relay in parts: hashing and cutting the body into parts; S3 multipart alone: the same bytes as parts from memory, straight to S3)', 'part size × parts at once', 'relay in parts MiB/s', 'S3 multipart alone MiB/s', 'relay in parts ÷ relay', 'S3 multipart alone ÷ relay', 'service ÷ relay', 'relay in parts CPU s/GiB', 'CPU ÷ relay: service / relay in parts', 'machine CPU busy %: service / relay in parts / S3 multipart alone'],
       ceilings.map((row) => {
         const s = row.summary!
-        return [row.name, `${row.ceiling!.partMiB} MiB × ${row.ceiling!.concurrency}`, f(s.mibPerSecond.parts), f(median(row.ceiling!.mibPerSecond)), f(s.partsVsRelay, 2), f(s.ceilingVsRelay, 2), f(s.vsRelay, 2), f(s.cpuPerGiB.parts, 2), `${f(s.cpuVsRelay, 2)} / ${f(s.partsCpuVsRelay, 2)}`]
+        return [row.name, `${row.ceiling!.partMiB} MiB × ${row.ceiling!.concurrency}`, f(s.mibPerSecond.parts), f(median(row.ceiling!.mibPerSecond)), f(s.partsVsRelay, 2), f(s.ceilingVsRelay, 2), f(s.vsRelay, 2), f(s.cpuPerGiB.parts, 2), `${f(s.cpuVsRelay, 2)} / ${f(s.partsCpuVsRelay, 2)}`, `${f(100 * s.busy.service)} / ${f(100 * s.busy.parts)} / ${f(100 * median(row.ceiling!.busy ?? []))}`]
       })))
     out.push('')
   }

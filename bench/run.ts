@@ -25,7 +25,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { loadConfig } from '../src/config.js'
 import { startBackend, type Backend } from './backend.js'
 import { base64Body, exchange, formBody, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
-import { cpuSeconds, peakRss, sleep, startChild, type Child } from './procs.js'
+import { cpuSeconds, machineTicks, peakRss, sleep, startChild, type Child } from './procs.js'
 import { benchS3Client } from './s3.js'
 import { evaluate, printReport, type DifyRow, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
@@ -67,6 +67,8 @@ const settings = {
   difySeconds: Number(process.env.BENCH_DIFY_SECONDS ?? 6),
   /** comma-separated subset of: upload, download, base64, small, memory, dify, sweep (not run unless named) */
   cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory,dify').split(',')),
+  /** the upload case's rows: 1 GiB chunked, with a length and as form-data, and 16 × 15 MiB form-data */
+  uploads: new Set((process.env.BENCH_UPLOADS ?? 'chunked,length,multipart,form15').split(',')),
   /** the sweep case: UPLOAD_PART_SIZE_MIB x UPLOAD_PART_CONCURRENCY settings for chunked uploads */
   sweep: (process.env.BENCH_SWEEP ?? '5x3,8x3,8x4,16x2,16x4').split(',').map((pair) => {
     const [size, concurrency] = pair.split('x').map(Number)
@@ -122,6 +124,8 @@ class Bench {
       S3_SECRET_KEY: this.backend.secretAccessKey,
       BUCKET_NAME: this.backend.bucket,
       API_KEYS: API_KEY,
+      // e.g. BENCH_SERVICE_ENV='GLIBC_TUNABLES=glibc.malloc.trim_threshold=33554432': the service's alone
+      ...Object.fromEntries((process.env.BENCH_SERVICE_ENV ?? '').split(' ').filter((pair) => pair.includes('=')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
       ...env
     }, async () => (await fetch(`${this.serviceUrl}/readyz`)).status === 200)
     return this.service
@@ -176,14 +180,17 @@ class Bench {
   async timed (via: Via, run: () => Promise<void>): Promise<Sample> {
     const pid = this.hop(via)
     const before = pid !== undefined ? cpuSeconds(pid) : undefined
+    const machine = machineTicks()
     const t0 = process.hrtime.bigint()
     await run()
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-    if (pid === undefined || before === undefined) return { seconds, cpu: undefined }
+    const machineAfter = machineTicks()
+    const busy = (machineAfter.busy - machine.busy) / Math.max(1, machineAfter.total - machine.total)
+    if (pid === undefined || before === undefined) return { seconds, cpu: undefined, busy }
     const after = cpuSeconds(pid)
     const user = after.user - before.user
     const system = after.system - before.system
-    return { seconds, cpu: user + system, cpuUser: user, cpuSystem: system }
+    return { seconds, cpu: user + system, cpuUser: user, cpuSystem: system, busy }
   }
 
   /**
@@ -264,11 +271,13 @@ class Bench {
     const count = Math.ceil(settings.bigBytes / partSize)
     const key = 'bench/ceiling.bin'
     const mibPerSecond: number[] = []
+    const busy: number[] = []
     for (let round = 0; round < settings.rounds; round++) {
       const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.backend.bucket, Key: key }))
       const parts: CompletedPart[] = []
       let next = 1
       const t0 = process.hrtime.bigint()
+      const machine = machineTicks()
       try {
         await Promise.all(Array.from({ length: concurrency }, async () => {
           while (next <= count) {
@@ -286,12 +295,14 @@ class Bench {
         throw err
       }
       mibPerSecond.push(settings.bigBytes / MiB / (Number(process.hrtime.bigint() - t0) / 1e9))
+      const machineAfter = machineTicks()
+      busy.push((machineAfter.busy - machine.busy) / Math.max(1, machineAfter.total - machine.total))
       if (await this.sizeOf(key) !== settings.bigBytes) throw new Error('the multipart ceiling upload stored the wrong size')
       await this.remove(key)
       process.stdout.write('.')
     }
     process.stdout.write('\n')
-    return { partMiB, concurrency, mibPerSecond }
+    return { partMiB, concurrency, mibPerSecond, busy }
   }
 
   async downloadCase (): Promise<ThroughputRow> {
@@ -531,9 +542,9 @@ async function main (): Promise<void> {
       }
     }
     if (settings.cases.has('upload')) {
-      for (const mode of ['chunked', 'length', 'multipart'] as const) await attempt(`upload ${mode}`, async () => { throughput.push(await bench.uploadCase(mode)) })
+      for (const mode of ['chunked', 'length', 'multipart'] as const) if (settings.uploads.has(mode)) await attempt(`upload ${mode}`, async () => { throughput.push(await bench.uploadCase(mode)) })
       // a Dify-sized file as form-data, its length guessed (s3/guessed.ts): 16 back to back per sample
-      await attempt('upload 15 MiB form-data', async () => { throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 })) })
+      if (settings.uploads.has('form15')) await attempt('upload 15 MiB form-data', async () => { throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 })) })
     }
     if (settings.cases.has('download')) await attempt('download', async () => { throughput.push(await bench.downloadCase()) })
     if (settings.cases.has('base64')) await attempt('base64', async () => { throughput.push(await bench.base64Case()) })
@@ -555,7 +566,7 @@ async function main (): Promise<void> {
       command: process.env.BENCH_S3 === undefined ? 'npm run bench' : `BENCH_S3=${process.env.BENCH_S3} npm run bench`,
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version },
       backend: backend.describe,
-      settings: { ...settings, cases: [...settings.cases] },
+      settings: { ...settings, cases: [...settings.cases], uploads: [...settings.uploads] },
       throughput,
       small,
       memory,

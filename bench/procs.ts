@@ -96,6 +96,12 @@ export function machineTicks (): { busy: number, total: number } {
   return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) }
 }
 
+/** the share (0–1) of all cores' time the machine was busy since `before` (machineTicks()) */
+export function busySince (before: { busy: number, total: number }): number {
+  const now = machineTicks()
+  return (now.busy - before.busy) / Math.max(1, now.total - before.total)
+}
+
 /** peak resident set size in bytes (VmHWM) */
 export function peakRss (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

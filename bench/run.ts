@@ -25,7 +25,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { loadConfig } from '../src/config.js'
 import { startBackend, type Backend } from './backend.js'
 import { base64Body, exchange, formBody, hammer, MiB, uploadBody, type Endpoint, type LoadResult, type UploadMode } from './clients.js'
-import { cpuSeconds, machineTicks, peakRss, sleep, startChild, type Child } from './procs.js'
+import { busySince, cpuSeconds, machineTicks, peakRss, sleep, startChild, type Child } from './procs.js'
 import { benchS3Client } from './s3.js'
 import { evaluate, printReport, type DifyRow, type MemoryRow, type Report, type Sample, type SmallRow, type SweepRow, type ThroughputRow, type Via } from './report.js'
 
@@ -184,8 +184,7 @@ class Bench {
     const t0 = process.hrtime.bigint()
     await run()
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-    const machineAfter = machineTicks()
-    const busy = (machineAfter.busy - machine.busy) / Math.max(1, machineAfter.total - machine.total)
+    const busy = busySince(machine)
     if (pid === undefined || before === undefined) return { seconds, cpu: undefined, busy }
     const after = cpuSeconds(pid)
     const user = after.user - before.user
@@ -295,8 +294,7 @@ class Bench {
         throw err
       }
       mibPerSecond.push(settings.bigBytes / MiB / (Number(process.hrtime.bigint() - t0) / 1e9))
-      const machineAfter = machineTicks()
-      busy.push((machineAfter.busy - machine.busy) / Math.max(1, machineAfter.total - machine.total))
+      busy.push(busySince(machine))
       if (await this.sizeOf(key) !== settings.bigBytes) throw new Error('the multipart ceiling upload stored the wrong size')
       await this.remove(key)
       process.stdout.write('.')

@@ -67,8 +67,11 @@ const settings = {
   difySeconds: Number(process.env.BENCH_DIFY_SECONDS ?? 6),
   /** comma-separated subset of: upload, download, base64, small, memory, dify, sweep (not run unless named) */
   cases: new Set((process.env.BENCH_CASES ?? 'upload,download,base64,small,memory,dify').split(',')),
-  /** the upload case's rows: 1 GiB chunked, with a length and as form-data, and 16 × 15 MiB form-data */
-  uploads: new Set((process.env.BENCH_UPLOADS ?? 'chunked,length,multipart,form15').split(',')),
+  /**
+   * the upload case's rows: 1 GiB chunked, with a length and as form-data, 16 × 15 MiB form-data, and
+   * 1 GiB form-data with UPLOAD_GUESS_MAX_MIB raised to hold it (formguess: the trade-off of speed for memory)
+   */
+  uploads: new Set((process.env.BENCH_UPLOADS ?? 'chunked,length,multipart,form15,formguess').split(',')),
   /** the sweep case: UPLOAD_PART_SIZE_MIB x UPLOAD_PART_CONCURRENCY settings for chunked uploads */
   sweep: (process.env.BENCH_SWEEP ?? '5x3,8x3,8x4,16x2,16x4').split(',').map((pair) => {
     const [size, concurrency] = pair.split('x').map(Number)
@@ -543,6 +546,13 @@ async function main (): Promise<void> {
       for (const mode of ['chunked', 'length', 'multipart'] as const) if (settings.uploads.has(mode)) await attempt(`upload ${mode}`, async () => { throughput.push(await bench.uploadCase(mode)) })
       // a Dify-sized file as form-data, its length guessed (s3/guessed.ts): 16 back to back per sample
       if (settings.uploads.has('form15')) await attempt('upload 15 MiB form-data', async () => { throughput.push(await bench.uploadCase('multipart', { size: 15 * MiB, repeats: 16 })) })
+      // the same form, its length guessed: one PUT, the whole file held in memory until it ends (API.md, UPLOAD_GUESS_MAX_MIB)
+      if (settings.uploads.has('formguess')) {
+        const mib = String(Math.ceil(settings.bigBytes / MiB) + 1)
+        await attempt('upload form-data, UPLOAD_GUESS_MAX_MIB raised', async () => {
+          throughput.push(await bench.uploadCase('multipart', { name: `upload ${settings.bigBytes / MiB} MiB, multipart/form-data, UPLOAD_GUESS_MAX_MIB=${mib} (held in memory)`, env: { UPLOAD_GUESS_MAX_MIB: mib, UPLOAD_GUESS_MIB: mib }, size: settings.bigBytes, vias: ['service', 'relay'] }))
+        })
+      }
     }
     if (settings.cases.has('download')) await attempt('download', async () => { throughput.push(await bench.downloadCase()) })
     if (settings.cases.has('base64')) await attempt('base64', async () => { throughput.push(await bench.base64Case()) })

@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   UPLOAD_PART_CONCURRENCY: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
   UPLOAD_BUFFER_MIB: Type.Integer({ default: 24, minimum: 5 }),
   UPLOAD_GUESS_MIB: Type.Integer({ default: 32, minimum: 0 }),
+  UPLOAD_GUESS_MAX_MIB: Type.Integer({ default: 16, minimum: 1, maximum: 5120 }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   EMBEDDED_S3_PORT: Type.Integer({ default: 4568, minimum: 0, maximum: 65535 }),
   API_KEYS: Type.Optional(Type.String()),
@@ -86,6 +87,8 @@ export interface S3Config {
   partBufferBytes: number
   /** bytes kept for bodies whose length is guessed (a form's file part), all together; 0: no guessing */
   guessBufferBytes: number
+  /** the largest file part whose length is guessed, kept whole until it ends (UPLOAD_GUESS_MAX_MIB); default 16 MiB */
+  guessMaxBytes?: number
 }
 
 export interface Config {
@@ -328,7 +331,8 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       partSize: env.UPLOAD_PART_SIZE_MIB * MiB,
       partConcurrency: env.UPLOAD_PART_CONCURRENCY,
       partBufferBytes: env.UPLOAD_BUFFER_MIB * MiB,
-      guessBufferBytes: env.UPLOAD_GUESS_MIB * MiB
+      guessBufferBytes: env.UPLOAD_GUESS_MIB * MiB,
+      guessMaxBytes: env.UPLOAD_GUESS_MAX_MIB * MiB
     },
     dataDir: env.DATA_DIR,
     fixedKeys,

@@ -29,10 +29,11 @@ function form (pieces: Piece[], closing = `--${BOUNDARY}--\r\n`): Buffer {
 
 const headers = (body: Buffer): Record<string, string | number> => ({ 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, 'content-length': body.length })
 
-describe('form file parts of a guessed length', () => {
-  const suite = gatewaySuite()
-  const guesses = (): { right: number, wrong: number } => ({ ...suite.gw.app.store.guesses })
+type Suite = ReturnType<typeof gatewaySuite>
 
+/** the store's counts of right and wrong guesses, and an upload that reports how they moved */
+function guessing (suite: Suite): { guesses: () => { right: number, wrong: number }, upload: (path: string, body: Buffer) => Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }> } {
+  const guesses = (): { right: number, wrong: number } => ({ ...suite.gw.app.store.guesses })
   /** POST the form in 64 KiB writes (so that a file spans many chunks); the answer, and how the guesses moved */
   const upload = async (path: string, body: Buffer): Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }> => {
     const before = guesses()
@@ -42,6 +43,12 @@ describe('form file parts of a guessed length', () => {
     const after = guesses()
     return { status: res.status, json: JSON.parse(res.body.toString()) as Record<string, unknown>, right: after.right - before.right, wrong: after.wrong - before.wrong }
   }
+  return { guesses, upload }
+}
+
+describe('form file parts of a guessed length', () => {
+  const suite = gatewaySuite()
+  const { guesses, upload } = guessing(suite)
 
   const shapes: Array<{ what: string, pieces: (key: string, data: Buffer) => Piece[], closing?: string, right: number, wrong: number }> = [
     { what: 'fields first, the file last (Dify, curl -F key=… -F file=@…)', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], right: 1, wrong: 0 },
@@ -122,5 +129,39 @@ describe('form file parts of a guessed length', () => {
     await eventually('the upload failed', async () => (await objectBody(suite.s3, key))?.toString() === 'earlier' && await countUnfinishedUploads(suite.s3, key) === 0)
     // it was taken the guessed way, and neither guess was counted: it failed
     assert.deepEqual(guesses(), before)
+  })
+})
+
+describe('form file parts of a guessed length, UPLOAD_GUESS_MAX_MIB raised', () => {
+  const suite = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '20', UPLOAD_GUESS_MIB: '40' })
+  const { upload } = guessing(suite)
+
+  it('a file of 18 MiB, the form\'s last part: one PUT of the guessed length, stored exactly', async () => {
+    const key = uniqueKey('raised.bin')
+    const data = randomBytes(18 * MiB)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'a.bin', data }]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    assert.equal(answer.json.sha256, sha256(data))
+    assert.ok((await objectBody(suite.s3, key))?.equals(data))
+    assert.deepEqual([answer.right, answer.wrong], [1, 0])
+  })
+
+  it('8 MiB and 10 MiB in one form: the first guessed wrong (its kept bytes go again in parts), the second right, both exact', async () => {
+    const prefix = uniqueKey('raised-array')
+    const files = [randomBytes(8 * MiB), randomBytes(10 * MiB)]
+    const answer = await upload('/upload/files', form([{ field: 'prefix', value: prefix }, ...files.map((data, i) => ({ file: `f${i}.bin`, data }))]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    for (const [i, data] of files.entries()) assert.ok((await objectBody(suite.s3, `${prefix}/f${i}.bin`))?.equals(data), `file ${i}`)
+    assert.deepEqual([answer.right, answer.wrong], [1, 1])
+    assert.equal(await countUnfinishedUploads(suite.s3, `${prefix}/f0.bin`), 0)
+  })
+
+  it('a file over the raised limit still streams the other way, stored exactly', async () => {
+    const key = uniqueKey('raised-big.bin')
+    const data = randomBytes(21 * MiB)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
+    assert.equal(answer.status, 201)
+    assert.ok((await objectBody(suite.s3, key))?.equals(data))
+    assert.deepEqual([answer.right, answer.wrong], [0, 0])
   })
 })

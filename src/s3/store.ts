@@ -22,8 +22,9 @@ import { DirectUploads } from './direct.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
-/** the largest body whose length is guessed (Dify's file limit is 15 MiB), and the size of the buffers that keep it */
+/** the largest body whose length is guessed by default (Dify's file limit is 15 MiB; UPLOAD_GUESS_MAX_MIB) */
 export const MAX_GUESSED = 16 * 1024 ** 2
+/** the size of the buffers that keep a guessed body */
 const GUESS_BUFFER = 1024 ** 2
 
 export interface ObjectInfo {
@@ -88,6 +89,8 @@ export class ObjectStore {
   private readonly partBuffers: PartBuffers
   /** what keeps the bytes of bodies whose length is guessed (UPLOAD_GUESS_MIB; guessed.ts) */
   private readonly guessBuffers: PartBuffers | undefined
+  /** the largest body whose length is guessed: all of it is kept until it ends */
+  private readonly guessMax: number
 
   /** list, stat, delete, copy (objects.ts) */
   readonly objects: BucketObjects
@@ -104,7 +107,9 @@ export class ObjectStore {
     this.partBuffers = new PartBuffers(partSize, config.partConcurrency, Math.max(1, Math.floor(config.partBufferBytes / partSize)))
     const guessBuffers = Math.floor(config.guessBufferBytes / GUESS_BUFFER)
     // a pool apart from the part buffers: a guess that missed goes on in parts while it holds these
+    // (idle, it keeps at most 16 MiB of them: a large guess's buffers go back to the allocator)
     this.guessBuffers = guessBuffers > 0 ? new PartBuffers(GUESS_BUFFER, Math.min(guessBuffers, MAX_GUESSED / GUESS_BUFFER), guessBuffers) : undefined
+    this.guessMax = Math.min(config.guessMaxBytes ?? MAX_GUESSED, guessBuffers * GUESS_BUFFER)
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })
@@ -193,7 +198,7 @@ export class ObjectStore {
 
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const { size, contentType, signal, likelySize, partsInFlight } = options
-    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0 && likelySize <= MAX_GUESSED) {
+    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0 && likelySize <= this.guessMax) {
       const buffers = this.guessBuffers?.tryTakeMany(Math.ceil(likelySize / GUESS_BUFFER))
       if (buffers !== undefined) {
         try {

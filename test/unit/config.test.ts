@@ -33,6 +33,14 @@ describe('loadConfig', () => {
     assert.equal(config.keyPrefix, '')
     assert.equal(config.logLevel, 'info')
     assert.deepEqual(config.keys, [])
+    assert.equal(config.s3.guessBufferBytes, 32 * 1024 ** 2)
+    assert.equal(config.s3.guessMaxBytes, 16 * 1024 ** 2)
+  })
+
+  it('refuses UPLOAD_GUESS_MAX_MIB below 1 or above S3\'s 5 GiB single PUT', () => {
+    assert.match(refusal({ ...S3, UPLOAD_GUESS_MAX_MIB: '0' }), /UPLOAD_GUESS_MAX_MIB/)
+    assert.match(refusal({ ...S3, UPLOAD_GUESS_MAX_MIB: '5121' }), /UPLOAD_GUESS_MAX_MIB/)
+    assert.equal(loadConfig({ ...S3, UPLOAD_GUESS_MAX_MIB: '1024' }).s3.guessMaxBytes, 1024 ** 3)
   })
 
   it('starts the embedded S3 (endpoint undefined, bucket "dify") without S3_ENDPOINT outside production', () => {

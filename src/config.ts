@@ -87,8 +87,8 @@ export interface S3Config {
   partBufferBytes: number
   /** bytes kept for bodies whose length is guessed (a form's file part), all together; 0: no guessing */
   guessBufferBytes: number
-  /** the largest file part whose length is guessed, kept whole until it ends (UPLOAD_GUESS_MAX_MIB); default 16 MiB */
-  guessMaxBytes?: number
+  /** the largest file part whose length is guessed, kept whole until it ends (UPLOAD_GUESS_MAX_MIB) */
+  guessMaxBytes: number
 }
 
 export interface Config {

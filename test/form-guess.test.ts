@@ -31,8 +31,8 @@ const headers = (body: Buffer): Record<string, string | number> => ({ 'content-t
 
 type Suite = ReturnType<typeof gatewaySuite>
 
-/** the store's counts of right and wrong guesses, and an upload that reports how they moved */
-function guessing (suite: Suite): { guesses: () => { right: number, wrong: number }, upload: (path: string, body: Buffer) => Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }> } {
+/** the store's counts of right and wrong guesses, an upload that reports how they moved, and the check of a file over the limit */
+function guessing (suite: Suite): { guesses: () => { right: number, wrong: number }, upload: (path: string, body: Buffer) => Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }>, overTheLimit: (bytes: number) => Promise<void> } {
   const guesses = (): { right: number, wrong: number } => ({ ...suite.gw.app.store.guesses })
   /** POST the form in 64 KiB writes (so that a file spans many chunks); the answer, and how the guesses moved */
   const upload = async (path: string, body: Buffer): Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }> => {
@@ -43,12 +43,21 @@ function guessing (suite: Suite): { guesses: () => { right: number, wrong: numbe
     const after = guesses()
     return { status: res.status, json: JSON.parse(res.body.toString()) as Record<string, unknown>, right: after.right - before.right, wrong: after.wrong - before.wrong }
   }
-  return { guesses, upload }
+  /** a file of `bytes`, over the largest guessed length: not guessed, stored exactly */
+  const overTheLimit = async (bytes: number): Promise<void> => {
+    const key = uniqueKey('big.bin')
+    const data = randomBytes(bytes)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
+    assert.equal(answer.status, 201)
+    assert.ok((await objectBody(suite.s3, key))?.equals(data))
+    assert.deepEqual([answer.right, answer.wrong], [0, 0])
+  }
+  return { guesses, upload, overTheLimit }
 }
 
 describe('form file parts of a guessed length', () => {
   const suite = gatewaySuite()
-  const { guesses, upload } = guessing(suite)
+  const { guesses, upload, overTheLimit } = guessing(suite)
 
   const shapes: Array<{ what: string, pieces: (key: string, data: Buffer) => Piece[], closing?: string, right: number, wrong: number }> = [
     { what: 'fields first, the file last (Dify, curl -F key=… -F file=@…)', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], right: 1, wrong: 0 },
@@ -90,14 +99,7 @@ describe('form file parts of a guessed length', () => {
     assert.deepEqual([answer.right, answer.wrong], [1, 2])
   })
 
-  it('a file over the largest guessed length streams the other way, stored exactly', async () => {
-    const key = uniqueKey('big.bin')
-    const data = randomBytes(17 * MiB)
-    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
-    assert.equal(answer.status, 201)
-    assert.ok((await objectBody(suite.s3, key))?.equals(data))
-    assert.deepEqual([answer.right, answer.wrong], [0, 0])
-  })
+  it('a file over the largest guessed length streams the other way, stored exactly', async () => { await overTheLimit(17 * MiB) })
 
   it('a sha256 that does not match, on a guess that was right: 400, the earlier object stays', async () => {
     const key = uniqueKey('kept.bin')
@@ -134,7 +136,7 @@ describe('form file parts of a guessed length', () => {
 
 describe('form file parts of a guessed length, UPLOAD_GUESS_MAX_MIB raised', () => {
   const suite = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '20', UPLOAD_GUESS_MIB: '40' })
-  const { upload } = guessing(suite)
+  const { upload, overTheLimit } = guessing(suite)
 
   it('a file of 18 MiB, the form\'s last part: one PUT of the guessed length, stored exactly', async () => {
     const key = uniqueKey('raised.bin')
@@ -156,12 +158,5 @@ describe('form file parts of a guessed length, UPLOAD_GUESS_MAX_MIB raised', () 
     assert.equal(await countUnfinishedUploads(suite.s3, `${prefix}/f0.bin`), 0)
   })
 
-  it('a file over the raised limit still streams the other way, stored exactly', async () => {
-    const key = uniqueKey('raised-big.bin')
-    const data = randomBytes(21 * MiB)
-    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
-    assert.equal(answer.status, 201)
-    assert.ok((await objectBody(suite.s3, key))?.equals(data))
-    assert.deepEqual([answer.right, answer.wrong], [0, 0])
-  })
+  it('a file over the raised limit still streams the other way, stored exactly', async () => { await overTheLimit(21 * MiB) })
 })

@@ -22,8 +22,8 @@ import { DirectUploads } from './direct.js'
 
 /** S3's single PUT limit: larger bodies of known length go multipart. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3
-/** the largest body whose length is guessed by default (Dify's file limit is 15 MiB; UPLOAD_GUESS_MAX_MIB) */
-export const MAX_GUESSED = 16 * 1024 ** 2
+/** the guess buffers kept idle between uploads: room for one file of Dify's limit (15 MiB) */
+const IDLE_GUESS_BYTES = 16 * 1024 ** 2
 /** the size of the buffers that keep a guessed body */
 const GUESS_BUFFER = 1024 ** 2
 
@@ -108,8 +108,8 @@ export class ObjectStore {
     const guessBuffers = Math.floor(config.guessBufferBytes / GUESS_BUFFER)
     // a pool apart from the part buffers: a guess that missed goes on in parts while it holds these
     // (idle, it keeps at most 16 MiB of them: a large guess's buffers go back to the allocator)
-    this.guessBuffers = guessBuffers > 0 ? new PartBuffers(GUESS_BUFFER, Math.min(guessBuffers, MAX_GUESSED / GUESS_BUFFER), guessBuffers) : undefined
-    this.guessMax = Math.min(config.guessMaxBytes ?? MAX_GUESSED, guessBuffers * GUESS_BUFFER)
+    this.guessBuffers = guessBuffers > 0 ? new PartBuffers(GUESS_BUFFER, Math.min(guessBuffers, IDLE_GUESS_BYTES / GUESS_BUFFER), guessBuffers) : undefined
+    this.guessMax = Math.min(config.guessMaxBytes, guessBuffers * GUESS_BUFFER)
     this.agents = createAgents(config)
     this.client = createS3Client(config, { agents: this.agents, ...(logger !== undefined ? { logger } : {}) })
     this.presignClient = createS3Client(config, { endpoint: config.publicEndpoint ?? config.endpoint, forPresign: true })

@@ -45,6 +45,7 @@ const EnvSchema = Type.Object({
   MAX_UPLOAD_BYTES: Type.Integer({ default: 5 * GiB, minimum: 1 }),
   BASE64_MAX_BYTES: Type.Integer({ default: 32 * MiB, minimum: 1 }),
   BASE64_STREAMS: Type.Integer({ default: 2, minimum: 1, maximum: 64 }),
+  MALLOC_KEEP_MIB: Type.Integer({ default: 32, minimum: 0, maximum: 64 }),
   PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
   PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
   KEY_PREFIX: Type.Optional(Type.String()),
@@ -113,6 +114,8 @@ export interface Config {
   base64MaxBytes: number
   /** JSON base64 bodies decoded at once (the others wait their turn, BASE64_TURN_WAIT_MS at most) */
   base64Streams: number
+  /** free heap glibc keeps for reuse instead of giving it back (MALLOC_KEEP_MIB; 0: glibc's own 128 KiB) */
+  mallocKeepBytes: number
   presignDefaultExpiry: number
   presignMaxExpiry: number
   keyPrefix: string
@@ -343,6 +346,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     maxUploadBytes: env.MAX_UPLOAD_BYTES,
     base64MaxBytes: env.BASE64_MAX_BYTES,
     base64Streams: env.BASE64_STREAMS,
+    mallocKeepBytes: env.MALLOC_KEEP_MIB * MiB,
     presignDefaultExpiry: env.PRESIGN_DEFAULT_EXPIRY,
     presignMaxExpiry: env.PRESIGN_MAX_EXPIRY,
     keyPrefix,

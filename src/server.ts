@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { keepFreedMemory } from './transfer/malloc-keep.js'
 import { MemoryPacer } from './transfer/memory-pacer.js'
 import { startEmbeddedS3, type EmbeddedS3 } from './s3/embedded.js'
 import { bucketCause, listenCause, settingWarnings, startupLine } from './startup.js'
@@ -88,6 +89,8 @@ async function main (): Promise<void> {
     return fail(cause)
   }
   app.log.info(startupLine(config, listening, embedded !== undefined))
+  // after the start's own garbage went back to the kernel: what is freed from now on is kept for reuse
+  keepFreedMemory(config.mallocKeepBytes)
   app.store.checkBucket().then(
     () => { app.log.info({ bucket: config.s3.bucket }, 'S3 bucket reachable') },
     (err: unknown) => { app.log.warn(`${bucketCause(err, config)} (/readyz answers 503 until it is fixed)`) }

@@ -35,6 +35,13 @@ describe('loadConfig', () => {
     assert.deepEqual(config.keys, [])
     assert.equal(config.s3.guessBufferBytes, 32 * 1024 ** 2)
     assert.equal(config.s3.guessMaxBytes, 16 * 1024 ** 2)
+    assert.equal(config.mallocKeepBytes, 32 * 1024 ** 2)
+  })
+
+  it('refuses MALLOC_KEEP_MIB above 64 (glibc raises its threshold to 32 MiB at most); 0 leaves glibc its own', () => {
+    assert.match(refusal({ ...S3, MALLOC_KEEP_MIB: '65' }), /MALLOC_KEEP_MIB/)
+    assert.match(refusal({ ...S3, MALLOC_KEEP_MIB: '-1' }), /MALLOC_KEEP_MIB/)
+    assert.equal(loadConfig({ ...S3, MALLOC_KEEP_MIB: '0' }).mallocKeepBytes, 0)
   })
 
   it('refuses UPLOAD_GUESS_MAX_MIB below 1 or above S3\'s 5 GiB single PUT', () => {

@@ -45,7 +45,7 @@ const EnvSchema = Type.Object({
   MAX_UPLOAD_BYTES: Type.Integer({ default: 5 * GiB, minimum: 1 }),
   BASE64_MAX_BYTES: Type.Integer({ default: 32 * MiB, minimum: 1 }),
   BASE64_STREAMS: Type.Integer({ default: 2, minimum: 1, maximum: 64 }),
-  MALLOC_KEEP_MIB: Type.Integer({ default: 32, minimum: 0, maximum: 64 }),
+  MALLOC_KEEP_MIB: Type.Integer({ default: 32, minimum: 0, maximum: 62 }),
   PRESIGN_DEFAULT_EXPIRY: Type.Integer({ default: 3600, minimum: 1, maximum: 604800 }),
   PRESIGN_MAX_EXPIRY: Type.Integer({ default: 604800, minimum: 1, maximum: 604800 }),
   KEY_PREFIX: Type.Optional(Type.String()),

@@ -13,10 +13,13 @@
 // freed one 5 MiB part buffer is already there; one that has only served
 // downloads never gets there. So once started the service frees one block of
 // half `bytes` (mmapped, never touched: no RSS), and from then on glibc keeps
-// up to `bytes` of free heap for the next chunks (1 GiB download: ~1–4 k
-// faults, 0.9–1.2 s of CPU; bench/README). Blocks smaller than half of it now
+// up to `bytes` of free heap for the next chunks (1 GiB download: ~0.3–2 k
+// faults, 0.8–1.1 s of CPU; bench/README). Blocks smaller than half of it now
 // come from the heap too (part buffers: reused there, as they were reused
 // from the pool).
+//
+// glibc raises M_MMAP_THRESHOLD to 32 MiB at most (a block of 32 MiB and its
+// header is past it): hence MALLOC_KEEP_MIB ≤ 62.
 //
 // Setting glibc.malloc.trim_threshold or mmap_threshold in GLIBC_TUNABLES
 // turns the dynamic threshold off, and this with it; on another libc it does

@@ -326,9 +326,9 @@ describe('the server process', { timeout: 120_000 }, () => {
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) got += chunk.length
       assert.equal(got, size)
     }
-    /** page faults of 3 downloads after a first one, with these settings */
-    const churn = async (settings: Record<string, string>): Promise<number> => {
-      const running = await start({ ...env, ...settings }, startFlags())
+    /** page faults of 3 downloads after a first one, with the default settings */
+    const churn = async (): Promise<number> => {
+      const running = await start(env, startFlags())
       try {
         await download(running)
         const before = faults(running)
@@ -340,14 +340,11 @@ describe('the server process', { timeout: 120_000 }, () => {
     }
     try {
       await putObject(s3, key, Buffer.alloc(size, 'd'))
-      // glibc's threshold as a fresh process has it (128 KiB) until it frees a large block, which
-      // happens or not by chance: pinned here (a tunable turns the dynamic threshold off)
-      const given = await churn({ MALLOC_KEEP_MIB: '0', GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072' })
-      const kept = await churn({})
-      // 192 MiB is 49 152 pages of 4 KiB; given back after each GC, they come back as faults
-      // (measured: 32–97 k on Node 20 and 22, 5–16 k on Node 24, whose buffers churn less; kept: 0.9–3.1 k)
-      assert.ok(kept < 49_152 / 8, `kept for reuse (the default), the pages serve the next chunks: ${kept} faults`)
-      assert.ok(kept * 2 < given, `given back (glibc's first threshold), more of them are faulted in again: ${given} faults against ${kept}`)
+      const counted = await churn()
+      // 192 MiB is 49 152 pages of 4 KiB: given back after each GC, they come back as faults
+      // (measured with MALLOC_KEEP_MIB=0: 2–490 k, by chance: whether glibc had raised its
+      // threshold already; with the default: 0.3–3.1 k). Where the blocks go: unit/malloc-keep.test.ts
+      assert.ok(counted < 49_152 / 8, `kept for reuse, the pages serve the next chunks: ${counted} faults`)
     } finally {
       await s3.close()
     }

@@ -24,9 +24,7 @@
 // Setting glibc.malloc.trim_threshold or mmap_threshold in GLIBC_TUNABLES
 // turns the dynamic threshold off, and this with it; on another libc it does
 // nothing.
-
-/** what --expose-gc exposes */
-type Gc = (options: { type: 'minor' }) => void
+import { exposedGc, type Gc } from './memory-pacer.js'
 
 /**
  * Free one mmapped block of half `bytes`, by a scavenge (a full GC here would
@@ -34,7 +32,7 @@ type Gc = (options: { type: 'minor' }) => void
  * started: Node 24 then ran full GCs all through a download, twice the CPU);
  * without --expose-gc it is freed at the next GC.
  */
-export function keepFreedMemory (bytes: number, gc: Gc | undefined = (globalThis as { gc?: Gc }).gc): void {
+export function keepFreedMemory (bytes: number, gc: Gc | undefined = exposedGc()): void {
   if (!(bytes > 0)) return
   // allocUnsafeSlow: malloc, not the pool; its pages are never written, so never resident; dropped at once
   Buffer.allocUnsafeSlow(Math.floor(bytes / 2))

@@ -23,7 +23,10 @@
 import { getHeapStatistics } from 'node:v8'
 
 /** gc({ type: 'minor' }) a scavenge, gc() a full GC: the --expose-gc function */
-type Gc = (options?: { type: 'minor' }) => void
+export type Gc = (options?: { type: 'minor' }) => void
+
+/** globalThis.gc when node runs with --expose-gc */
+export const exposedGc = (): Gc | undefined => (globalThis as { gc?: Gc }).gc
 
 export interface PacerOptions {
   /** buffer memory growth (bytes) that triggers a scavenge */
@@ -58,7 +61,7 @@ export class MemoryPacer {
     this.growth = options.growth ?? 8 * 1024 * 1024
     this.heapGrowth = options.heapGrowth ?? 16 * 1024 * 1024
     this.intervalMs = options.intervalMs ?? 5
-    this.gc = 'gc' in options ? options.gc : (globalThis as { gc?: Gc }).gc
+    this.gc = 'gc' in options ? options.gc : exposedGc()
     this.memory = options.memory ?? (() => {
       const heap = getHeapStatistics()
       return { buffers: heap.external_memory, heap: heap.used_heap_size }

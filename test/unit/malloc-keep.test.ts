@@ -46,7 +46,7 @@ describe('keepFreedMemory', () => {
   })
 
   it('gives the block back by one scavenge, and does nothing for 0', () => {
-    const calls: Array<{ type: 'minor' }> = []
+    const calls: Array<{ type: 'minor' } | undefined> = []
     keepFreedMemory(0, (options) => { calls.push(options) })
     assert.equal(calls.length, 0)
     keepFreedMemory(32 * MiB, (options) => { calls.push(options) })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { loadRouteTable } from '../src/dify/endpoints.js'
-import { freePort, type Gateway, gatewaySuite, logCapture, objectBody, putObject, startGateway, startTestS3, type TestS3, uniqueKey, unlessS3rver } from './helper.js'
+import { type Gateway, gatewaySuite, logCapture, objectBody, putObject, refusedPort, startGateway, startTestS3, type TestS3, uniqueKey, unlessS3rver } from './helper.js'
 
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij']
 
@@ -231,7 +231,7 @@ describe('errors', () => {
   describe('S3 unreachable', () => {
     let down: Gateway
     before(async () => {
-      down = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${await freePort()}` }, { S3_TIMEOUT_MS: '3000' })
+      down = await startGateway({ ...suite.s3, endpoint: `http://127.0.0.1:${await refusedPort()}` }, { S3_TIMEOUT_MS: '3000' })
     })
     after(async () => { await down.close() })
 

@@ -9,7 +9,7 @@ import net from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { PLUGIN_ROOT } from '../src/dify/endpoints.js'
-import { gatewaySuite, startGateway, startTestS3, type Gateway, type TestS3 } from './helper.js'
+import { gatewaySuite, refusedPort, startGateway, startTestS3, type Gateway, type TestS3 } from './helper.js'
 
 type Json = Record<string, any>
 const yaml = (file: string): Json => parse(readFileSync(join(PLUGIN_ROOT, file), 'utf8')) as Json
@@ -83,24 +83,27 @@ describe('Dify endpoint plugin', () => {
   describe('the tool plugin\'s classes (provider/, tools/) against the gateway', () => {
     let fileOrigin = ''
     let downUrl = ''
-    const ports = async (): Promise<number[]> => await Promise.all([0, 1].map(async () => await new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, '127.0.0.1', () => { const { port } = server.address() as net.AddressInfo; server.close(() => { resolve(port) }) })
-    })))
+    // the Python file server's port is held until the Python starts, so that neither the S3 nor the gateway gets it
+    let fileHolder: net.Server | undefined
     const suite = {} as { s3: TestS3, gw: Gateway }
     before(async () => {
-      const [filePort, downPort] = await ports()
-      fileOrigin = `http://127.0.0.1:${filePort ?? 0}`
-      downUrl = `http://127.0.0.1:${downPort ?? 0}`
+      const holder = net.createServer()
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+      fileHolder = holder
+      fileOrigin = `http://127.0.0.1:${(holder.address() as net.AddressInfo).port}`
+      downUrl = `http://127.0.0.1:${await refusedPort()}`
       suite.s3 = await startTestS3()
       suite.gw = await startGateway(suite.s3, { API_KEYS: KEY, FILE_URL_ALLOWED_ORIGINS: fileOrigin })
     })
     after(async () => {
+      if (fileHolder?.listening === true) await new Promise((resolve) => fileHolder?.close(resolve))
       await suite.gw?.close()
       await suite.s3?.close()
     })
     const python = pythonWith('werkzeug', 'yaml')
 
     it('upload by URL and by stream, blob and link downloads, base64, the object tools, errors and credential checks (Python unittest over the SDK stand-in)', { skip: python === undefined ? 'no python3 with yaml (apt-get install python3-yaml)' : false, timeout: 180_000 }, async () => {
+      await new Promise((resolve) => fileHolder?.close(resolve))
       const summary = await runPython(python as string, 'test_tools.py', { GATEWAY_URL: suite.gw.url, API_KEY: KEY, FILE_PORT: new URL(fileOrigin).port, DOWN_URL: downUrl })
       assert.deepEqual(summary, { ran: 14, failures: 0, errors: 0, skipped: 0 })
     })

@@ -202,7 +202,6 @@ export async function postJson (url: string, body: unknown): Promise<JsonAnswer>
   return await fetchJson(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
 }
 
-/** A key no other test uses. */
 /** this process's environment without any setting of the service: a child started with it runs as on a fresh machine */
 export function settingsFreeEnv (): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
@@ -217,6 +216,24 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/**
+ * A loopback port that refuses connections, and stays refusing: a port below 1024 that nothing
+ * listens on. A port from freePort() can be handed out again by the next listen(0), even to the
+ * gateway under test, which then answers its own S3 requests.
+ */
+export async function refusedPort (): Promise<number> {
+  for (const port of [1, 9, 13, 17, 19, 37]) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => { socket.destroy(); resolve(false) })
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
+    })
+    if (refused) return port
+  }
+  throw new Error('no low loopback port refuses connections on this machine')
+}
+
+/** A key no other test uses. */
 export function uniqueKey (name: string): string {
   return `t-${randomBytes(5).toString('hex')}/${name}`
 }

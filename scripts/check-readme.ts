@@ -34,6 +34,8 @@ async function main (): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'readme-check-'))
   // a fresh shell's environment: none of the service's settings
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
+  // a service already on port 3000 would answer for ours
+  if (await fetch('http://127.0.0.1:3000/healthz').then(() => true, () => false)) fail('port 3000 already answers HTTP: stop what listens there, the README\'s examples talk to port 3000')
   const server = spawn('npm', ['start'], { cwd: ROOT, env: { ...env, DATA_DIR: join(work, 'data') }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   server.stdout.on('data', (c: Buffer) => { output += c.toString() })
@@ -47,6 +49,15 @@ async function main (): Promise<void> {
       const ok = await fetch('http://127.0.0.1:3000/healthz').then((r) => r.ok, () => false)
       if (ok) break
       await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    // the log lines come from pino's transport thread, which can lag behind
+    // the first answers on a loaded machine: they arrive in order, so the
+    // listening line, logged after the banner, says the banner is in
+    const banner = Date.now()
+    while (!/Server listening at/.test(output)) {
+      if (server.exitCode !== null) fail(`npm start exited ${server.exitCode}:\n${output}`)
+      if (Date.now() - banner > 30_000) fail(`npm start answered /healthz but logged no listening line within 30 s:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
     if (!/DEVELOPMENT STORAGE/.test(output)) fail(`npm start did not say it runs the embedded development S3:\n${output}`)
     for (const { line, script } of blocks) {

@@ -41,24 +41,21 @@ async function main (): Promise<void> {
   server.stdout.on('data', (c: Buffer) => { output += c.toString() })
   server.stderr.on('data', (c: Buffer) => { output += c.toString() })
   const stop = (): void => { try { process.kill(-(server.pid as number), 'SIGTERM') } catch {} }
-  try {
+  /** poll `ready` until it holds; fail if npm start exits first or `ms` pass (then say `late`) */
+  const until = async (ready: () => Promise<boolean> | boolean, ms: number, everyMs: number, late: string): Promise<void> => {
     const started = Date.now()
-    for (;;) {
+    while (!await ready()) {
       if (server.exitCode !== null) fail(`npm start exited ${server.exitCode}:\n${output}`)
-      if (Date.now() - started > 120_000) fail(`npm start did not answer /healthz within 120 s:\n${output}`)
-      const ok = await fetch('http://127.0.0.1:3000/healthz').then((r) => r.ok, () => false)
-      if (ok) break
-      await new Promise((resolve) => setTimeout(resolve, 250))
+      if (Date.now() - started > ms) fail(`${late}:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, everyMs))
     }
+  }
+  try {
+    await until(async () => await fetch('http://127.0.0.1:3000/healthz').then((r) => r.ok, () => false), 120_000, 250, 'npm start did not answer /healthz within 120 s')
     // the log lines come from pino's transport thread, which can lag behind
     // the first answers on a loaded machine: they arrive in order, so the
     // listening line, logged after the banner, says the banner is in
-    const banner = Date.now()
-    while (!/Server listening at/.test(output)) {
-      if (server.exitCode !== null) fail(`npm start exited ${server.exitCode}:\n${output}`)
-      if (Date.now() - banner > 30_000) fail(`npm start answered /healthz but logged no listening line within 30 s:\n${output}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await until(() => /Server listening at/.test(output), 30_000, 100, 'npm start answered /healthz but logged no listening line within 30 s')
     if (!/DEVELOPMENT STORAGE/.test(output)) fail(`npm start did not say it runs the embedded development S3:\n${output}`)
     for (const { line, script } of blocks) {
       const file = join(work, 'block.sh')

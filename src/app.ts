@@ -94,38 +94,41 @@ export function requestId (request: IncomingMessage): string {
 /**
  * A rolling restart a proxy never notices: from the moment close() is called,
  * every answer says `Connection: close` (Node then closes the connection after
- * it), an answer whose headers are already out closes its connection once it
- * is done, and idle connections are closed at once (forceCloseConnections).
- * The process can exit as soon as the last transfer ends, and no proxy reuses
- * a connection that the next request would find closing.
+ * it), so a connection a proxy keeps in its pool serves at most one more
+ * request. An idle connection is not closed under the proxy's feet: a proxy
+ * may be writing a request on it at that very moment, and an upload whose
+ * body it has begun to stream cannot be sent elsewhere (nginx answers 502).
+ * Idle connections are closed only once no request has started or run for
+ * `idleMs` (a proxy sending here would have used them by then; one routing
+ * elsewhere has marked us down), or by SHUTDOWN_TIMEOUT_MS's cut. The process
+ * exits once the last connection is gone.
  */
-function drainOnClose (app: FastifyInstance): void {
+function drainOnClose (app: FastifyInstance, idleMs: number): void {
   let draining = false
-  const inFlight = new Set<import('node:http').ServerResponse>()
+  let lastActivity = Date.now()
+  const running = new Set<import('node:http').ServerResponse>()
   app.decorate('draining', { getter: () => draining })
-  app.addHook('onRequest', async (request, reply) => {
-    if (draining) {
-      reply.header('connection', 'close')
-      return
-    }
-    inFlight.add(reply.raw)
-    reply.raw.once('close', () => inFlight.delete(reply.raw))
+  const server = app.server
+  // Node's server.close() (and Fastify's) would close idle connections at
+  // once: during the drain that waits for the quiet below
+  const closeIdle = server.closeIdleConnections.bind(server)
+  server.closeIdleConnections = () => { if (!draining) closeIdle() }
+  app.addHook('onRequest', async (_request, reply) => {
+    lastActivity = Date.now()
+    running.add(reply.raw)
+    reply.raw.once('close', () => { running.delete(reply.raw); lastActivity = Date.now() })
+    if (draining) reply.header('connection', 'close')
   })
   app.addHook('preClose', async () => {
     draining = true
-    for (const response of inFlight) {
-      if (!response.headersSent) {
-        response.setHeader('connection', 'close')
-        continue
-      }
-      const socket = response.socket
-      response.once('finish', () => {
-        setImmediate(() => {
-          // nothing else pipelined behind it: close the connection now that it is idle
-          if (socket !== null && (socket as unknown as { _httpMessage?: unknown })._httpMessage == null) socket.end()
-        })
-      })
-    }
+    // an answer whose headers are out said keep-alive: its connection turns idle after it
+    for (const response of running) if (!response.headersSent) response.setHeader('connection', 'close')
+    if (!server.listening) return
+    if (idleMs === 0) closeIdle()
+    const poll = setInterval(() => {
+      if (running.size === 0 && Date.now() - lastActivity >= idleMs) closeIdle()
+    }, Math.max(10, Math.min(100, idleMs)))
+    server.once('close', () => { clearInterval(poll) })
   })
 }
 
@@ -165,7 +168,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       const answer = reply as unknown as FastifyReply
       answer.code(failure.statusCode).type('application/json; charset=utf-8').send(errorJson(failure))
     },
-    forceCloseConnections: 'idle',
+    // idle connections are closed by drainOnClose(), once the drain is quiet
+    forceCloseConnections: false,
     clientErrorHandler: answerClientError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
   })
@@ -200,7 +204,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // first, so that requests refused by auth are counted too
   await app.register(metricsPlugin, { processMetrics: deps.processMetrics === true, pacer: deps.pacer })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  drainOnClose(app)
+  drainOnClose(app, config.shutdownIdleMs)
   await app.register(authPlugin, { ring: config.authDisabled ? new KeyRing([], undefined, []) : new KeyRing(config.fixedKeys, config.apiKeysFile, config.keys, config.production ? weakKeysProblem : undefined), sources: config.keySources })
   await app.register(earlyAnswers)
   await app.register(overloadPlugin, { maxTransfers: config.maxConcurrentTransfers, pacer: deps.pacer })

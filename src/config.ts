@@ -52,6 +52,7 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   LOG_FORMAT: Type.Optional(Type.Unsafe<'json' | 'pretty'>({ type: 'string', enum: ['json', 'pretty'] })),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 0 }),
+  SHUTDOWN_IDLE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
   MAX_CONCURRENT_TRANSFERS: Type.Integer({ default: 128, minimum: 1 }),
   DIFY_ENDPOINT: Type.Optional(Type.String()),
   FILE_URL_ALLOWED_ORIGINS: Type.Optional(Type.String()),
@@ -123,6 +124,7 @@ export interface Config {
   /** pino JSON lines, or readable lines (development default, when pino-pretty is installed) */
   logFormat: 'json' | 'pretty'
   shutdownTimeoutMs: number
+  shutdownIdleMs: number
   /** uploads + downloads at once; more get 503 SERVICE_OVERLOADED with Retry-After */
   maxConcurrentTransfers: number
   fileUrl: FileUrlConfig
@@ -353,6 +355,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT ?? (production ? 'json' : 'pretty'),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    shutdownIdleMs: env.SHUTDOWN_IDLE_MS,
     maxConcurrentTransfers: env.MAX_CONCURRENT_TRANSFERS,
     fileUrl: { difyEndpoint, allowedOrigins, openOrigins, timeoutMs: env.FILE_URL_TIMEOUT_MS, maxRedirects: env.FILE_URL_MAX_REDIRECTS },
     uploadPage,

@@ -143,6 +143,8 @@ export function testConfig (s3: TestS3, env: Record<string, string> = {}): Confi
     BUCKET_NAME: s3.bucket,
     S3_TIMEOUT_MS: '10000',
     LOG_LEVEL: 'silent',
+    // a test's fetch keeps its connection: close() need not wait for a quiet drain (rolling-restart.test.ts does)
+    SHUTDOWN_IDLE_MS: '0',
     ...env
   })
 }

@@ -35,6 +35,8 @@ const EnvSchema = Type.Object({
   UPLOAD_BUFFER_MIB: Type.Integer({ default: 24, minimum: 5 }),
   UPLOAD_GUESS_MIB: Type.Integer({ default: 32, minimum: 0 }),
   UPLOAD_GUESS_MAX_MIB: Type.Integer({ default: 16, minimum: 1, maximum: 5120 }),
+  UPLOAD_STAGING: Type.Optional(Bool),
+  UPLOAD_STAGING_PREFIX: Type.String({ default: '.gateway-staging/', pattern: '^[^\\s/][^\\s]{0,199}$' }),
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   EMBEDDED_S3_PORT: Type.Integer({ default: 4568, minimum: 0, maximum: 65535 }),
   API_KEYS: Type.Optional(Type.String()),
@@ -91,6 +93,8 @@ export interface S3Config {
   guessBufferBytes: number
   /** the largest file part whose length is guessed, kept whole until it ends (UPLOAD_GUESS_MAX_MIB) */
   guessMaxBytes: number
+  /** where a guessed file part too large to keep is staged before it is copied into place; '': never staged (UPLOAD_STAGING=false) */
+  stagingPrefix: string
 }
 
 export interface Config {
@@ -301,6 +305,7 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
     problems.push(`PRESIGN_DEFAULT_EXPIRY (${env.PRESIGN_DEFAULT_EXPIRY}) must not exceed PRESIGN_MAX_EXPIRY (${env.PRESIGN_MAX_EXPIRY})`)
   }
   const keyPrefix = (env.KEY_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
+  const staging = collect(problems, true, () => parseBoolean(env.UPLOAD_STAGING, 'UPLOAD_STAGING') ?? true)
   const difyEndpoint = collect(problems, undefined, () => parseUrl(env.DIFY_ENDPOINT, 'DIFY_ENDPOINT'))
   const openOrigins = collect<string[]>(problems, [], () => parseOrigins(env.FILE_URL_ALLOWED_ORIGINS, 'FILE_URL_ALLOWED_ORIGINS'))
   const allowedOrigins = [...new Set([
@@ -337,7 +342,9 @@ export function loadConfig (rawEnv: Record<string, string | undefined> = process
       partConcurrency: env.UPLOAD_PART_CONCURRENCY,
       partBufferBytes: env.UPLOAD_BUFFER_MIB * MiB,
       guessBufferBytes: env.UPLOAD_GUESS_MIB * MiB,
-      guessMaxBytes: env.UPLOAD_GUESS_MAX_MIB * MiB
+      guessMaxBytes: env.UPLOAD_GUESS_MAX_MIB * MiB,
+      // under KEY_PREFIX too: a service that shares a bucket stays in its place
+      stagingPrefix: !staging ? '' : keyPrefix === '' ? env.UPLOAD_STAGING_PREFIX : `${keyPrefix}/${env.UPLOAD_STAGING_PREFIX}`
     },
     dataDir: env.DATA_DIR,
     fixedKeys,

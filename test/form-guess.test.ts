@@ -1,12 +1,14 @@
 // Form file parts streamed as one PUT of the length the request's
-// Content-Length leaves for them (src/s3/guessed.ts): right for the form's
-// last part (Dify's and curl's shape), wrong for every other shape, and
-// either way the object is exactly the part's bytes; a part that fails
-// stores nothing and replaces nothing.
+// Content-Length leaves for them (src/s3/guessed.ts; past UPLOAD_GUESS_MAX_MIB
+// staged and copied into place, src/s3/staged.ts): right for the form's last
+// part (Dify's and curl's shape), wrong for every other shape, and either
+// way the object is exactly the part's bytes; a part that fails stores
+// nothing and replaces nothing, and no staged object stays.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { countUnfinishedUploads, eventually, gatewaySuite, objectBody, putObject, sha256, uniqueKey } from './helper.js'
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { countUnfinishedUploads, eventually, gatewaySuite, objectBody, putObject, sha256, uniqueKey, type TestS3 } from './helper.js'
 import { hangUpMidBody, send } from './http.js'
 
 const MiB = 1024 * 1024
@@ -31,6 +33,12 @@ const headers = (body: Buffer): Record<string, string | number> => ({ 'content-t
 
 type Suite = ReturnType<typeof gatewaySuite>
 
+/** the objects under the default UPLOAD_STAGING_PREFIX */
+async function staged (s3: TestS3): Promise<string[]> {
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: '.gateway-staging/' }))
+  return (listed.Contents ?? []).map((o) => o.Key ?? '')
+}
+
 /** the store's counts of right and wrong guesses, an upload that reports how they moved, and the check of a file over the limit */
 function guessing (suite: Suite): { guesses: () => { right: number, wrong: number }, upload: (path: string, body: Buffer) => Promise<{ status: number, json: Record<string, unknown>, right: number, wrong: number }>, overTheLimit: (bytes: number) => Promise<void> } {
   const guesses = (): { right: number, wrong: number } => ({ ...suite.gw.app.store.guesses })
@@ -43,14 +51,15 @@ function guessing (suite: Suite): { guesses: () => { right: number, wrong: numbe
     const after = guesses()
     return { status: res.status, json: JSON.parse(res.body.toString()) as Record<string, unknown>, right: after.right - before.right, wrong: after.wrong - before.wrong }
   }
-  /** a file of `bytes`, over the largest guessed length: not guessed, stored exactly */
+  /** a file of `bytes`, over the largest length kept in memory: staged (a right guess), stored exactly, nothing left staged */
   const overTheLimit = async (bytes: number): Promise<void> => {
     const key = uniqueKey('big.bin')
     const data = randomBytes(bytes)
     const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'big.bin', data }]))
     assert.equal(answer.status, 201)
     assert.ok((await objectBody(suite.s3, key))?.equals(data))
-    assert.deepEqual([answer.right, answer.wrong], [0, 0])
+    assert.deepEqual([answer.right, answer.wrong], [1, 0])
+    assert.deepEqual(await staged(suite.s3), [])
   }
   return { guesses, upload, overTheLimit }
 }
@@ -99,7 +108,7 @@ describe('form file parts of a guessed length', () => {
     assert.deepEqual([answer.right, answer.wrong], [1, 2])
   })
 
-  it('a file over the largest guessed length streams the other way, stored exactly', async () => { await overTheLimit(17 * MiB) })
+  it('a file over the largest length kept in memory is staged and copied into place, stored exactly', async () => { await overTheLimit(17 * MiB) })
 
   it('a sha256 that does not match, on a guess that was right: 400, the earlier object stays', async () => {
     const key = uniqueKey('kept.bin')
@@ -158,5 +167,132 @@ describe('form file parts of a guessed length, UPLOAD_GUESS_MAX_MIB raised', () 
     assert.equal(await countUnfinishedUploads(suite.s3, `${prefix}/f0.bin`), 0)
   })
 
-  it('a file over the raised limit still streams the other way, stored exactly', async () => { await overTheLimit(21 * MiB) })
+  it('a file over the raised limit is staged, stored exactly', async () => { await overTheLimit(21 * MiB) })
+})
+
+describe('form file parts too large to keep: staged under UPLOAD_STAGING_PREFIX, then copied into place', () => {
+  // parts of 5 MiB and more are staged, smaller ones past 1 MiB go in parts
+  const suite = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '1', UPLOAD_GUESS_MIB: '2' })
+  const { guesses, upload } = guessing(suite)
+  const SIZE = 6 * MiB + 17
+
+  const shapes: Array<{ what: string, pieces: (key: string, data: Buffer) => Piece[], closing?: string, right: number, wrong: number }> = [
+    { what: 'the file last: one CopyObject of the staged file', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], right: 1, wrong: 0 },
+    { what: 'a field after the file: the staged PUT filled up, the file copied by range', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }, { field: 'note', value: 'after' }], right: 0, wrong: 1 },
+    { what: 'a closing without its line break: two bytes past the guess, sent after the copy', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], closing: `--${BOUNDARY}--`, right: 0, wrong: 1 },
+    { what: 'an epilogue after the closing boundary', pieces: (key, data) => [{ field: 's3_key', value: key }, { file: 'a.bin', data }], closing: `--${BOUNDARY}--\r\nan epilogue\r\n`, right: 0, wrong: 1 }
+  ]
+  for (const shape of shapes) {
+    it(`${shape.what}: stored exactly, its type kept, nothing left staged`, async () => {
+      const key = uniqueKey('staged.bin')
+      await putObject(suite.s3, key, 'earlier')
+      const data = randomBytes(SIZE)
+      const answer = await upload('/upload/file', form(shape.pieces(key, data), shape.closing))
+      assert.equal(answer.status, 201, JSON.stringify(answer.json))
+      assert.equal(answer.json.sha256, sha256(data))
+      assert.equal(answer.json.size, SIZE)
+      assert.ok((await objectBody(suite.s3, key))?.equals(data))
+      const head = await suite.s3.client.send(new ListObjectsV2Command({ Bucket: suite.s3.bucket, Prefix: key }))
+      assert.equal(head.Contents?.[0]?.Size, SIZE)
+      assert.deepEqual([answer.right, answer.wrong], [shape.right, shape.wrong])
+      assert.equal(await countUnfinishedUploads(suite.s3, key), 0)
+      assert.deepEqual(await staged(suite.s3), [])
+    })
+  }
+
+  it('an array[file] of 6, 5 and 7 MiB and a small file: each exact, the last guessed right', async () => {
+    const prefix = uniqueKey('staged-array')
+    const files = [randomBytes(6 * MiB), randomBytes(5 * MiB + 3), randomBytes(100), randomBytes(7 * MiB)]
+    const answer = await upload('/upload/files', form([{ field: 'prefix', value: prefix }, ...files.map((data, i) => ({ file: `f${i}.bin`, data }))]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    for (const [i, data] of files.entries()) assert.ok((await objectBody(suite.s3, `${prefix}/f${i}.bin`))?.equals(data), `file ${i}`)
+    // the large ones before the last were guessed wrong (the small one too, if its end came in a later chunk)
+    assert.equal(answer.right, 1)
+    assert.ok(answer.wrong === 2 || answer.wrong === 3, `${answer.wrong} wrong guesses`)
+    assert.equal(await countUnfinishedUploads(suite.s3, `${prefix}/`), 0)
+    assert.deepEqual(await staged(suite.s3), [])
+  })
+
+  it('an empty file before a large one: an empty object, no staged PUT filled with zeros', async () => {
+    const prefix = uniqueKey('staged-empty')
+    const files = [Buffer.alloc(0), randomBytes(6 * MiB)]
+    const answer = await upload('/upload/files', form([{ field: 'prefix', value: prefix }, ...files.map((data, i) => ({ file: `f${i}.bin`, data }))]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    for (const [i, data] of files.entries()) assert.ok((await objectBody(suite.s3, `${prefix}/f${i}.bin`))?.equals(data), `file ${i}`)
+    assert.deepEqual(await staged(suite.s3), [])
+  })
+
+  it('a sha256 that does not match, on a guess that was right: 400, the earlier object stays, nothing staged stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { field: 'sha256', value: sha256('other') }, { file: 'a.bin', data: randomBytes(SIZE) }]))
+    assert.equal(answer.status, 400)
+    assert.equal(answer.json.code, 'CHECKSUM_MISMATCH')
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+    assert.deepEqual(await staged(suite.s3), [])
+  })
+
+  it('a form cut short inside its staged file (a Content-Length that lies): 400, the earlier object stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const body = form([{ field: 's3_key', value: key }, { file: 'a.bin', data: randomBytes(SIZE) }])
+    const cut = body.subarray(0, body.length - 1000)
+    const res = await send(`${suite.gw.url}/upload/file`, { headers: headers(cut), chunks: [cut] })
+    assert.equal(res.status, 400)
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+    assert.deepEqual(await staged(suite.s3), [])
+  })
+
+  it('a client that hangs up inside a staged file: nothing stored, the earlier object stays, nothing staged stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const head = form([{ field: 's3_key', value: key }]).subarray(0, -`--${BOUNDARY}--\r\n`.length)
+    const prefix = Buffer.concat([head, Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`)])
+    const before = guesses()
+    await hangUpMidBody(`${suite.gw.url}/upload/file`, { headers: { ...headers(Buffer.alloc(0)), 'content-length': prefix.length + 8 * MiB + 100 }, prefix, bytes: 6 * MiB })
+    await eventually('the upload failed and its staged PUT is gone', async () => (await objectBody(suite.s3, key))?.toString() === 'earlier' && (await staged(suite.s3)).length === 0)
+    assert.deepEqual(guesses(), before)
+  })
+})
+
+describe('a staged form file part over MAX_UPLOAD_BYTES', () => {
+  const suite = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '1', UPLOAD_GUESS_MIB: '2', MAX_UPLOAD_BYTES: String(9 * MiB) })
+  const { upload } = guessing(suite)
+
+  it('a file over MAX_UPLOAD_BYTES, staged: 413, the earlier object stays, nothing staged stays', async () => {
+    const key = uniqueKey('kept.bin')
+    await putObject(suite.s3, key, 'earlier')
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'a.bin', data: randomBytes(9 * MiB + MiB / 2) }]))
+    assert.equal(answer.status, 413, JSON.stringify(answer.json))
+    assert.equal(answer.json.code, 'PAYLOAD_TOO_LARGE')
+    assert.equal((await objectBody(suite.s3, key))?.toString(), 'earlier')
+    assert.deepEqual(await staged(suite.s3), [])
+  })
+})
+
+describe('staging under KEY_PREFIX, and UPLOAD_STAGING=false', () => {
+  const prefixed = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '1', UPLOAD_GUESS_MIB: '2', KEY_PREFIX: 'team-a' })
+  const off = gatewaySuite({ UPLOAD_GUESS_MAX_MIB: '1', UPLOAD_GUESS_MIB: '2', UPLOAD_STAGING: 'false' })
+
+  it('with KEY_PREFIX: the file in place under it, nothing left staged anywhere in the bucket', async () => {
+    const { upload } = guessing(prefixed)
+    const key = uniqueKey('prefixed.bin')
+    const data = randomBytes(6 * MiB)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'a.bin', data }, { field: 'note', value: 'after' }]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    assert.deepEqual([answer.right, answer.wrong], [0, 1])
+    assert.ok((await objectBody(prefixed.s3, `team-a/${key}`))?.equals(data))
+    const listed = await prefixed.s3.client.send(new ListObjectsV2Command({ Bucket: prefixed.s3.bucket }))
+    assert.deepEqual((listed.Contents ?? []).map((o) => o.Key).filter((k) => k?.includes('.gateway-staging/') === true), [])
+  })
+
+  it('with UPLOAD_STAGING=false, a file too large to keep goes in parts, not guessed, stored exactly', async () => {
+    const { upload } = guessing(off)
+    const key = uniqueKey('parts.bin')
+    const data = randomBytes(6 * MiB)
+    const answer = await upload('/upload/file', form([{ field: 's3_key', value: key }, { file: 'a.bin', data }]))
+    assert.equal(answer.status, 201, JSON.stringify(answer.json))
+    assert.deepEqual([answer.right, answer.wrong], [0, 0])
+    assert.ok((await objectBody(off.s3, key))?.equals(data))
+  })
 })

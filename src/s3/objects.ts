@@ -11,6 +11,7 @@ import {
   DeleteObjectsCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  UploadPartCommand,
   UploadPartCopyCommand,
   type HeadObjectCommandOutput,
   type S3Client
@@ -172,9 +173,36 @@ export class BucketObjects {
     }
   }
 
-  private async copyInParts (copySource: string, target: string, size: number, etag: string | undefined, kept: Record<string, unknown>): Promise<{ size: number, etag: string }> {
+  /**
+   * The object at `target` becomes the first `length` bytes of `source`
+   * (at least 5 MiB when a `tail` follows), then `tail`: a staged upload put
+   * in place (staged.ts). All of `source` up to S3's single-copy limit is
+   * one CopyObject, its headers kept; anything else a multipart upload of
+   * UploadPartCopy parts — undefined when the store has no UploadPartCopy
+   * (s3rver), before anything was written at `target`.
+   */
+  async place (source: string, target: string, options: { length: number, whole: boolean, contentType: string, tail?: Buffer | undefined }): Promise<{ etag: string } | undefined> {
+    const copySource = `${this.bucket}/${encodeKey(source)}`
+    const { length, whole, contentType, tail } = options
+    try {
+      if (whole && tail === undefined && length <= this.singleCopyMax) {
+        const out = await this.bounded(target, async (abortSignal) => await this.client.send(new CopyObjectCommand({
+          Bucket: this.bucket, Key: target, CopySource: copySource, MetadataDirective: 'COPY'
+        }), { abortSignal }))
+        return { etag: out.CopyObjectResult?.ETag ?? (await this.headObject(target)).ETag ?? '' }
+      }
+      return await this.copyInParts(copySource, target, length, undefined, { ContentType: contentType }, tail)
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotImplemented') return undefined
+      throw toAppError(err, target)
+    }
+  }
+
+  private async copyInParts (copySource: string, target: string, size: number, etag: string | undefined, kept: Record<string, unknown>, tail?: Buffer): Promise<{ size: number, etag: string }> {
     const partSize = Math.max(MIN_PART, Math.min(COPY_PART, this.singleCopyMax), Math.ceil(size / MAX_PARTS))
-    const count = Math.ceil(size / partSize)
+    let count = Math.ceil(size / partSize)
+    // every part but the last is at least 5 MiB: with a tail after them, a short last copied part joins the one before
+    if (tail !== undefined && count > 1 && size - (count - 1) * partSize < MIN_PART) count--
     const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: target, ...kept }))
     const uploadId = created.UploadId
     if (uploadId === undefined) throw new Error('CreateMultipartUpload answered without an UploadId')
@@ -186,7 +214,7 @@ export class BucketObjects {
         while (next < count && !failed) {
           const index = next++
           const first = index * partSize
-          const last = Math.min(size, first + partSize) - 1
+          const last = (index === count - 1 ? size : Math.min(size, first + partSize)) - 1
           const out = await this.bounded(target, async (abortSignal) => await this.client.send(new UploadPartCopyCommand({
             Bucket: this.bucket,
             Key: target,
@@ -200,6 +228,12 @@ export class BucketObjects {
         }
       }
       await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, count) }, worker))
+      if (tail !== undefined) {
+        const out = await this.bounded(target, async (abortSignal) => await this.client.send(new UploadPartCommand({
+          Bucket: this.bucket, Key: target, UploadId: uploadId, PartNumber: count + 1, Body: tail, ContentLength: tail.length
+        }), { abortSignal }))
+        parts.push({ PartNumber: count + 1, ETag: out.ETag ?? '' })
+      }
       parts.sort((a, b) => a.PartNumber - b.PartNumber)
       const done = await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId: uploadId, MultipartUpload: { Parts: parts } }))
       // Ceph answers CompleteMultipartUpload with an empty ETag

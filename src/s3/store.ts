@@ -1,6 +1,7 @@
 // Object I/O against the configured bucket. Routes speak HTTP and call this;
 // nothing outside src/s3/ touches the AWS SDK.
-import type { Readable } from 'node:stream'
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -14,6 +15,7 @@ import type { S3Config } from '../config.js'
 import { AppError } from '../errors.js'
 import { createAgents, createS3Client, type Agents, type SdkLogger } from './client.js'
 import { putGuessed } from './guessed.js'
+import { putStaged } from './staged.js'
 import { PartBuffers, partSizeFor, uploadStream } from './multipart.js'
 import { signedS3For, type SignedS3 } from './signed.js'
 import { toAppError } from './errors.js'
@@ -26,6 +28,8 @@ const MAX_SINGLE_PUT = 5 * 1024 ** 3
 const IDLE_GUESS_BYTES = 16 * 1024 ** 2
 /** the size of the buffers that keep a guessed body */
 const GUESS_BUFFER = 1024 ** 2
+/** the smallest guessed body staged (staged.ts): S3's smallest part, so that bytes past the guess can follow a copy of it */
+const MIN_STAGED = 5 * 1024 ** 2
 
 export interface ObjectInfo {
   size: number
@@ -211,6 +215,9 @@ export class ObjectStore {
         }
       }
     }
+    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize >= MIN_STAGED && likelySize <= MAX_SINGLE_PUT && this.config.stagingPrefix !== '') {
+      return await this.putStaged(key, body, likelySize, contentType, signal)
+    }
     try {
       if (!Buffer.isBuffer(body) && size !== undefined && size <= MAX_SINGLE_PUT) {
         const direct = await this.signed()
@@ -233,6 +240,34 @@ export class ObjectStore {
     } catch (err) {
       throw toAppError(signal?.aborted === true ? signal.reason : err, key)
     }
+  }
+
+  /** a guessed body too large to keep, or with no room left to keep it: staged, then copied into place (staged.ts) */
+  private async putStaged (key: string, body: Readable, guess: number, contentType: string, signal: AbortSignal | undefined): Promise<{ etag: string }> {
+    const staging = `${this.config.stagingPrefix}${randomUUID()}`
+    const { etag, guessed } = await putStaged({
+      guess,
+      put: async (stream, bytes) => await this.write(staging, stream, { size: bytes, contentType, signal }),
+      commit: async (length, whole, tail) => {
+        signal?.throwIfAborted()
+        if (length === 0) return await this.write(key, Buffer.alloc(0), { contentType, signal })
+        return await this.objects.place(staging, key, { length, whole, contentType, tail }) ??
+          await this.readBack(staging, key, length, contentType, tail, signal)
+      },
+      discard: async () => { await this.objects.delete(staging).catch(() => {}) }
+    }, body)
+    this.guesses[guessed ? 'right' : 'wrong']++
+    return { etag }
+  }
+
+  /** the first `length` bytes of `source`, then `tail`, streamed through the service to `key`: for a store without UploadPartCopy */
+  private async readBack (source: string, key: string, length: number, contentType: string, tail: Buffer | undefined, signal: AbortSignal | undefined): Promise<{ etag: string }> {
+    const { body } = await this.read(source, { range: `bytes=0-${length - 1}` })
+    async function * bytes (): AsyncGenerator<Buffer> {
+      yield * body as AsyncIterable<Buffer>
+      if (tail !== undefined) yield tail
+    }
+    return await this.write(key, Readable.from(bytes(), { objectMode: false }), { size: length + (tail?.length ?? 0), contentType, signal })
   }
 
   private async putMultipart (key: string, body: Readable, contentType: string, signal: AbortSignal | undefined, queueSize: number): Promise<{ etag: string }> {

@@ -51,6 +51,15 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ...S3, UPLOAD_GUESS_MAX_MIB: '1024' }).s3.guessMaxBytes, 1024 ** 3)
   })
 
+  it('stages large form parts under UPLOAD_STAGING_PREFIX, itself under KEY_PREFIX, unless UPLOAD_STAGING=false', () => {
+    assert.equal(loadConfig({ ...S3 }).s3.stagingPrefix, '.gateway-staging/')
+    assert.equal(loadConfig({ ...S3, KEY_PREFIX: '/team-a/' }).s3.stagingPrefix, 'team-a/.gateway-staging/')
+    assert.equal(loadConfig({ ...S3, KEY_PREFIX: 'team-a', UPLOAD_STAGING: 'false' }).s3.stagingPrefix, '')
+    assert.match(refusal({ ...S3, UPLOAD_STAGING: 'maybe' }), /UPLOAD_STAGING/)
+    assert.match(refusal({ ...S3, UPLOAD_STAGING_PREFIX: '/abs' }), /UPLOAD_STAGING_PREFIX/)
+    assert.match(refusal({ ...S3, UPLOAD_STAGING_PREFIX: 'has space/' }), /UPLOAD_STAGING_PREFIX/)
+  })
+
   it('starts the embedded S3 (endpoint undefined, bucket "dify") without S3_ENDPOINT outside production', () => {
     const config = loadConfig({})
     assert.equal(config.s3.endpoint, undefined)

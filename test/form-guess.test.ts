@@ -33,6 +33,13 @@ const headers = (body: Buffer): Record<string, string | number> => ({ 'content-t
 
 type Suite = ReturnType<typeof gatewaySuite>
 
+/** a form with `s3_key` and a file part that says it has `declared` bytes: `sent` of them go, then the client hangs up */
+async function hangUpInFile (suite: Suite, key: string, declared: number, sent: number): Promise<void> {
+  const head = form([{ field: 's3_key', value: key }]).subarray(0, -`--${BOUNDARY}--\r\n`.length)
+  const prefix = Buffer.concat([head, Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`)])
+  await hangUpMidBody(`${suite.gw.url}/upload/file`, { headers: { ...headers(Buffer.alloc(0)), 'content-length': prefix.length + declared + 100 }, prefix, bytes: sent })
+}
+
 /** the objects under the default UPLOAD_STAGING_PREFIX */
 async function staged (s3: TestS3): Promise<string[]> {
   const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: '.gateway-staging/' }))
@@ -133,10 +140,8 @@ describe('form file parts of a guessed length', () => {
   it('a client that hangs up inside a guessed file: nothing stored, the earlier object stays', async () => {
     const key = uniqueKey('kept.bin')
     await putObject(suite.s3, key, 'earlier')
-    const head = form([{ field: 's3_key', value: key }]).subarray(0, -`--${BOUNDARY}--\r\n`.length)
-    const prefix = Buffer.concat([head, Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`)])
     const before = guesses()
-    await hangUpMidBody(`${suite.gw.url}/upload/file`, { headers: { ...headers(Buffer.alloc(0)), 'content-length': prefix.length + 4 * MiB + 100 }, prefix, bytes: 2 * MiB })
+    await hangUpInFile(suite, key, 4 * MiB, 2 * MiB)
     await eventually('the upload failed', async () => (await objectBody(suite.s3, key))?.toString() === 'earlier' && await countUnfinishedUploads(suite.s3, key) === 0)
     // it was taken the guessed way, and neither guess was counted: it failed
     assert.deepEqual(guesses(), before)
@@ -246,10 +251,8 @@ describe('form file parts too large to keep: staged under UPLOAD_STAGING_PREFIX,
   it('a client that hangs up inside a staged file: nothing stored, the earlier object stays, nothing staged stays', async () => {
     const key = uniqueKey('kept.bin')
     await putObject(suite.s3, key, 'earlier')
-    const head = form([{ field: 's3_key', value: key }]).subarray(0, -`--${BOUNDARY}--\r\n`.length)
-    const prefix = Buffer.concat([head, Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`)])
     const before = guesses()
-    await hangUpMidBody(`${suite.gw.url}/upload/file`, { headers: { ...headers(Buffer.alloc(0)), 'content-length': prefix.length + 8 * MiB + 100 }, prefix, bytes: 6 * MiB })
+    await hangUpInFile(suite, key, 8 * MiB, 6 * MiB)
     await eventually('the upload failed and its staged PUT is gone', async () => (await objectBody(suite.s3, key))?.toString() === 'earlier' && (await staged(suite.s3)).length === 0)
     assert.deepEqual(guesses(), before)
   })

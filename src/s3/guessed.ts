@@ -30,7 +30,7 @@ class GuessMissed extends Error {
 }
 
 /** write with backpressure; a settled `put` (failed) stops the wait */
-async function send (stream: PassThrough, chunk: Buffer, put: Promise<unknown>): Promise<void> {
+export async function send (stream: PassThrough, chunk: Buffer, put: Promise<unknown>): Promise<void> {
   if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), put.then(() => {}, () => {})])
 }
 

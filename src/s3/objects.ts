@@ -13,6 +13,7 @@ import {
   ListObjectsV2Command,
   UploadPartCommand,
   UploadPartCopyCommand,
+  type CopyObjectCommandInput,
   type HeadObjectCommandOutput,
   type S3Client
 } from '@aws-sdk/client-s3'
@@ -158,14 +159,11 @@ export class BucketObjects {
     const copySource = `${this.bucket}/${encodeKey(source)}`
     try {
       if (size <= this.singleCopyMax) {
-        const out = await this.bounded(target, async (abortSignal) => await this.client.send(new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: target,
-          CopySource: copySource,
+        const etag = await this.copyWhole(copySource, target, {
           CopySourceIfMatch: head.ETag,
           ...(replace ? { MetadataDirective: 'REPLACE', ...kept } : { MetadataDirective: 'COPY' })
-        }), { abortSignal }))
-        return { size, etag: out.CopyObjectResult?.ETag ?? (await this.headObject(target)).ETag ?? '' }
+        })
+        return { size, etag }
       }
       return await this.copyInParts(copySource, target, size, head.ETag, kept)
     } catch (err) {
@@ -185,17 +183,23 @@ export class BucketObjects {
     const copySource = `${this.bucket}/${encodeKey(source)}`
     const { length, whole, contentType, tail } = options
     try {
-      if (whole && tail === undefined && length <= this.singleCopyMax) {
-        const out = await this.bounded(target, async (abortSignal) => await this.client.send(new CopyObjectCommand({
-          Bucket: this.bucket, Key: target, CopySource: copySource, MetadataDirective: 'COPY'
-        }), { abortSignal }))
-        return { etag: out.CopyObjectResult?.ETag ?? (await this.headObject(target)).ETag ?? '' }
-      }
+      if (whole && tail === undefined && length <= this.singleCopyMax) return { etag: await this.copyWhole(copySource, target, { MetadataDirective: 'COPY' }) }
       return await this.copyInParts(copySource, target, length, undefined, { ContentType: contentType }, tail)
     } catch (err) {
       if ((err as { name?: string }).name === 'NotImplemented') return undefined
       throw toAppError(err, target)
     }
+  }
+
+  /** one CopyObject of `copySource` to `target`, with `fields` (directive, conditions, headers): the copy's ETag */
+  private async copyWhole (copySource: string, target: string, fields: Partial<CopyObjectCommandInput>): Promise<string> {
+    const out = await this.bounded(target, async (abortSignal) => await this.client.send(new CopyObjectCommand({
+      ...fields,
+      Bucket: this.bucket,
+      Key: target,
+      CopySource: copySource
+    }), { abortSignal }))
+    return out.CopyObjectResult?.ETag ?? (await this.headObject(target)).ETag ?? ''
   }
 
   private async copyInParts (copySource: string, target: string, size: number, etag: string | undefined, kept: Record<string, unknown>, tail?: Buffer): Promise<{ size: number, etag: string }> {
@@ -214,7 +218,8 @@ export class BucketObjects {
         while (next < count && !failed) {
           const index = next++
           const first = index * partSize
-          const last = (index === count - 1 ? size : Math.min(size, first + partSize)) - 1
+          // the last part runs to the end (joined with a short remainder when a tail follows)
+          const last = index === count - 1 ? size - 1 : first + partSize - 1
           const out = await this.bounded(target, async (abortSignal) => await this.client.send(new UploadPartCopyCommand({
             Bucket: this.bucket,
             Key: target,

@@ -11,9 +11,9 @@
 // its line break, a few bytes): those bytes go as a last part after the copy.
 // A body that fails stores nothing at the key; the staged object is deleted
 // whatever happens, so a wrong guess costs time, never the object.
-import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { AppError } from '../errors.js'
+import { send } from './guessed.js'
 
 /** the most bytes past the guess a form can hold (a closing without CRLF is 2; this bounds a lying body) */
 const MAX_TAIL = 64 * 1024
@@ -31,11 +31,6 @@ export interface Staging {
   commit: (length: number, whole: boolean, tail: Buffer | undefined) => Promise<{ etag: string }>
   /** delete the staged object, if there is one; never throws */
   discard: () => Promise<void>
-}
-
-/** write with backpressure; a settled `put` (failed) stops the wait */
-async function send (stream: PassThrough, chunk: Buffer, put: Promise<unknown>): Promise<void> {
-  if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), put.then(() => {}, () => {})])
 }
 
 export async function putStaged ({ guess, put, commit, discard }: Staging, body: AsyncIterable<Buffer>): Promise<{ etag: string, guessed: boolean }> {

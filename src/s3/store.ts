@@ -202,8 +202,9 @@ export class ObjectStore {
 
   private async write (key: string, body: Readable | Buffer, options: PutOptions): Promise<{ etag: string }> {
     const { size, contentType, signal, likelySize, partsInFlight } = options
-    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0 && likelySize <= this.guessMax) {
-      const buffers = this.guessBuffers?.tryTakeMany(Math.ceil(likelySize / GUESS_BUFFER))
+    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize > 0) {
+      // a guessed length: kept in memory while there is room, else staged when large enough, else in parts
+      const buffers = likelySize <= this.guessMax ? this.guessBuffers?.tryTakeMany(Math.ceil(likelySize / GUESS_BUFFER)) : undefined
       if (buffers !== undefined) {
         try {
           const put = async (stream: Readable, bytes: number | undefined): Promise<{ etag: string }> => await this.write(key, stream, { size: bytes, contentType, signal })
@@ -214,9 +215,7 @@ export class ObjectStore {
           this.guessBuffers?.give(buffers)
         }
       }
-    }
-    if (!Buffer.isBuffer(body) && size === undefined && likelySize !== undefined && likelySize >= MIN_STAGED && likelySize <= MAX_SINGLE_PUT && this.config.stagingPrefix !== '') {
-      return await this.putStaged(key, body, likelySize, contentType, signal)
+      if (likelySize >= MIN_STAGED && likelySize <= MAX_SINGLE_PUT && this.config.stagingPrefix !== '') return await this.putStaged(key, body, likelySize, contentType, signal)
     }
     try {
       if (!Buffer.isBuffer(body) && size !== undefined && size <= MAX_SINGLE_PUT) {
